@@ -1,0 +1,51 @@
+#include "grouped_pw_conv.h"
+
+#include <algorithm>
+
+namespace sqbert {
+namespace {
+
+size_t divide_round_up(size_t n, size_t q) { return (n + q - 1) / q; }
+
+size_t block_count(const GroupedPwConvArgs& args, const F32GemmConfig& config) {
+  return divide_round_up(args.length, config.nr);
+}
+
+}  // namespace
+
+size_t grouped_pw_conv_task_count(const GroupedPwConvArgs& args,
+                                  const F32GemmConfig& config) {
+  return args.batch * args.groups * block_count(args, config);
+}
+
+size_t grouped_pw_conv_task_flops(const GroupedPwConvArgs& args,
+                                  const F32GemmConfig& config) {
+  return 2 * args.group_out * args.group_in * config.nr;
+}
+
+void grouped_pw_conv_run(const GroupedPwConvArgs& args,
+                         const F32GemmConfig& config, size_t task_begin,
+                         size_t task_end) {
+  const size_t blocks = block_count(args, config);
+  const size_t panels = divide_round_up(args.group_out, config.mr);
+  const size_t panel_size = (1 + args.group_in) * config.mr;
+  for (size_t task = task_begin; task < task_end; task++) {
+    const size_t n0 = (task % blocks) * config.nr;
+    const size_t g = (task / blocks) % args.groups;
+    const size_t b = task / (blocks * args.groups);
+    const size_t nc = std::min(config.nr, args.length - n0);
+    const float* x = args.x + b * args.x_batch_stride +
+                     g * args.group_in * args.x_channel_stride + n0;
+    float* y = args.y + b * args.y_batch_stride +
+               g * args.group_out * args.y_channel_stride + n0;
+    const float* w = args.packed_weight + g * panels * panel_size;
+    for (size_t m0 = 0; m0 < args.group_out; m0 += config.mr) {
+      config.ukernel(std::min(config.mr, args.group_out - m0), nc,
+                     args.group_in, w, x, args.x_channel_stride,
+                     y + m0 * args.y_channel_stride, args.y_channel_stride);
+      w += panel_size;
+    }
+  }
+}
+
+}  // namespace sqbert

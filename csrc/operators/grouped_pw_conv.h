@@ -1,0 +1,40 @@
+// The grouped 1x1 convolution operator on NCW activations, independent of
+// torch: it splits the work into tasks that any thread pool can run.
+//
+// For batch b, group g, output channel c = g*m + i and position l:
+//   y[b][c][l] = bias[c] + sum_{j<k} weight[c][j] * x[b][g*k + j][l]
+// with the weights packed by f32_gemm_pack_weights for the config's mr.
+#pragma once
+
+#include <cstddef>
+
+#include "../kernels/f32_gemm_config.h"
+
+namespace sqbert {
+
+struct GroupedPwConvArgs {
+  size_t batch, groups;
+  size_t group_out;  // m: output channels per group
+  size_t group_in;   // k: input channels per group
+  size_t length;     // sequence positions; contiguous in x and y
+  const float* x;
+  size_t x_batch_stride, x_channel_stride;
+  const float* packed_weight;
+  float* y;
+  size_t y_batch_stride, y_channel_stride;
+};
+
+// A task is one (batch, group, block of positions) with all of the group's
+// output channels, so consecutive tasks share a group's packed weights.
+size_t grouped_pw_conv_task_count(const GroupedPwConvArgs& args,
+                                  const F32GemmConfig& config);
+
+// FLOPs in one task, for choosing how finely to split the work.
+size_t grouped_pw_conv_task_flops(const GroupedPwConvArgs& args,
+                                  const F32GemmConfig& config);
+
+void grouped_pw_conv_run(const GroupedPwConvArgs& args,
+                         const F32GemmConfig& config, size_t task_begin,
+                         size_t task_end);
+
+}  // namespace sqbert

@@ -1,0 +1,139 @@
+// CPU implementations of sqbert::grouped_pw_conv and its packed-weight form:
+// argument checks, weight packing and threading around the torch-free
+// operator in csrc/operators.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <optional>
+
+#include "../kernels/f32_gemm_pack.h"
+#include "../operators/grouped_pw_conv.h"
+#include "cpu_kernel.h"
+
+namespace sqbert {
+namespace {
+
+// Below this many FLOPs a chunk of work is not worth a thread.
+constexpr size_t kMinFlopsPerThread = 1 << 20;
+
+void check_float_cpu(const at::Tensor& t, const char* name) {
+  TORCH_CHECK(t.device().is_cpu(), "grouped_pw_conv: expected ", name,
+              " on the CPU, got it on ", t.device());
+  TORCH_CHECK(t.scalar_type() == at::kFloat, "grouped_pw_conv: expected ",
+              name, " of dtype float32, got ", t.scalar_type());
+}
+
+void check_weight(const at::Tensor& weight) {
+  check_float_cpu(weight, "weight");
+  TORCH_CHECK(weight.dim() == 2 || (weight.dim() == 3 && weight.size(2) == 1),
+              "grouped_pw_conv: expected weight of shape [out_channels, "
+              "in_channels/groups] or [out_channels, in_channels/groups, 1], got ",
+              weight.sizes());
+}
+
+at::Tensor pack_pw_weight_cpu(const at::Tensor& weight,
+                              const std::optional<at::Tensor>& bias,
+                              int64_t groups) {
+  TORCH_CHECK(groups > 0, "grouped_pw_conv: expected groups > 0, got ", groups);
+  check_weight(weight);
+  const int64_t out_channels = weight.size(0);
+  TORCH_CHECK(out_channels % groups == 0, "grouped_pw_conv: expected out_channels (",
+              out_channels, ") divisible by groups (", groups, ")");
+  if (bias.has_value()) {
+    check_float_cpu(*bias, "bias");
+    TORCH_CHECK(bias->dim() == 1 && bias->size(0) == out_channels,
+                "grouped_pw_conv: expected bias of shape [", out_channels,
+                "], got ", bias->sizes());
+  }
+  const F32GemmConfig& config = selected_gemm_config();
+  const size_t m = out_channels / groups, k = weight.size(1);
+  const int64_t panels = (m + config.mr - 1) / config.mr;
+  at::Tensor packed = at::empty(
+      {groups, panels, static_cast<int64_t>(k + 1), static_cast<int64_t>(config.mr)},
+      weight.options());
+  f32_gemm_pack_weights(groups, m, k, config.mr, weight.data_ptr<float>(),
+                        weight.stride(0), weight.stride(1),
+                        bias.has_value() ? bias->data_ptr<float>() : nullptr,
+                        bias.has_value() ? bias->stride(0) : 0,
+                        packed.data_ptr<float>());
+  return packed;
+}
+
+at::Tensor grouped_pw_conv_packed_cpu(const at::Tensor& x_in,
+                                      const at::Tensor& packed_in,
+                                      int64_t out_channels) {
+  check_float_cpu(x_in, "x");
+  check_float_cpu(packed_in, "packed_weight");
+  TORCH_CHECK(x_in.dim() == 3, "grouped_pw_conv: expected x of shape [batch, "
+              "in_channels, length], got ", x_in.sizes());
+  const F32GemmConfig& config = selected_gemm_config();
+  TORCH_CHECK(packed_in.dim() == 4 && packed_in.size(3) == static_cast<int64_t>(config.mr),
+              "grouped_pw_conv_packed: expected packed_weight from pack_pw_weight for the "
+              "selected CPU kernel (", config.isa, ", shape [groups, panels, "
+              "in_channels/groups + 1, ", config.mr, "]), got shape ", packed_in.sizes());
+  const int64_t groups = packed_in.size(0), k = packed_in.size(2) - 1;
+  TORCH_CHECK(x_in.size(1) == groups * k, "grouped_pw_conv: expected x with ",
+              groups * k, " channels (groups ", groups, " x ", k,
+              " per group, from the weight), got ", x_in.size(1));
+  TORCH_CHECK(out_channels >= 0 && out_channels % groups == 0,
+              "grouped_pw_conv_packed: expected out_channels divisible by groups (",
+              groups, "), got ", out_channels);
+  const int64_t m = out_channels / groups;
+  TORCH_CHECK(packed_in.size(1) == (m + static_cast<int64_t>(config.mr) - 1) /
+                                       static_cast<int64_t>(config.mr),
+              "grouped_pw_conv_packed: packed_weight has ", packed_in.size(1),
+              " panels of ", config.mr, " rows, which does not fit out_channels ",
+              out_channels);
+
+  // The kernels read each channel row as contiguous positions; any batch and
+  // channel strides are used as they are.
+  const at::Tensor x = x_in.stride(2) == 1 ? x_in : x_in.contiguous();
+  const at::Tensor packed = packed_in.contiguous();
+  const int64_t batch = x.size(0), length = x.size(2);
+  at::Tensor y = at::empty({batch, out_channels, length}, x.options());
+  if (y.numel() == 0) return y;
+
+  const GroupedPwConvArgs args{
+      static_cast<size_t>(batch), static_cast<size_t>(groups),
+      static_cast<size_t>(m), static_cast<size_t>(k), static_cast<size_t>(length),
+      x.data_ptr<float>(), static_cast<size_t>(x.stride(0)),
+      static_cast<size_t>(x.stride(1)), packed.data_ptr<float>(),
+      y.data_ptr<float>(), static_cast<size_t>(y.stride(0)),
+      static_cast<size_t>(y.stride(1))};
+  const size_t task_flops = std::max<size_t>(1, grouped_pw_conv_task_flops(args, config));
+  const int64_t grain = std::max<size_t>(1, kMinFlopsPerThread / task_flops);
+  at::parallel_for(0, grouped_pw_conv_task_count(args, config), grain,
+                   [&](int64_t begin, int64_t end) {
+                     grouped_pw_conv_run(args, config, begin, end);
+                   });
+  return y;
+}
+
+at::Tensor grouped_pw_conv_cpu(const at::Tensor& x, const at::Tensor& weight,
+                               const std::optional<at::Tensor>& bias,
+                               int64_t groups) {
+  check_float_cpu(x, "x");
+  TORCH_CHECK(x.dim() == 3, "grouped_pw_conv: expected x of shape [batch, "
+              "in_channels, length], got ", x.sizes());
+  TORCH_CHECK(groups > 0, "grouped_pw_conv: expected groups > 0, got ", groups);
+  TORCH_CHECK(x.size(1) % groups == 0, "grouped_pw_conv: expected in_channels (",
+              x.size(1), ") divisible by groups (", groups, ")");
+  check_weight(weight);
+  TORCH_CHECK(weight.size(1) == x.size(1) / groups,
+              "grouped_pw_conv: expected weight of shape [out_channels, ",
+              x.size(1) / groups, "] or [out_channels, ", x.size(1) / groups,
+              ", 1] for x with ", x.size(1), " channels and groups=", groups,
+              ", got ", weight.sizes());
+  return grouped_pw_conv_packed_cpu(x, pack_pw_weight_cpu(weight, bias, groups),
+                                    weight.size(0));
+}
+
+}  // namespace
+}  // namespace sqbert
+
+TORCH_LIBRARY_IMPL(sqbert, CPU, m) {
+  m.impl("grouped_pw_conv", &sqbert::grouped_pw_conv_cpu);
+  m.impl("pack_pw_weight", &sqbert::pack_pw_weight_cpu);
+  m.impl("grouped_pw_conv_packed", &sqbert::grouped_pw_conv_packed_cpu);
+}

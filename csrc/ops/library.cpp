@@ -1,0 +1,26 @@
+// The sqbert op schemas, defined once. Kernels register per backend with
+// TORCH_LIBRARY_IMPL; fake (meta) and autograd registrations live in
+// sqbert_kernels/ops.py.
+#include <Python.h>
+#include <torch/library.h>
+
+#include "cpu_kernel.h"
+
+extern "C" {
+// Lets `import sqbert_kernels._C` load this library (and so run the
+// registrations below) like any Python extension.
+PyObject* PyInit__C(void) {
+  static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "_C",
+                                          nullptr, -1, nullptr};
+  return PyModule_Create(&module_def);
+}
+}
+
+TORCH_LIBRARY(sqbert, m) {
+  m.def("grouped_pw_conv(Tensor x, Tensor weight, Tensor? bias, int groups) -> Tensor");
+  m.def("pack_pw_weight(Tensor weight, Tensor? bias, int groups) -> Tensor");
+  m.def("grouped_pw_conv_packed(Tensor x, Tensor packed_weight, int out_channels) -> Tensor");
+  m.def("cpu_isa() -> str", &sqbert::cpu_isa);
+  m.def("cpu_gemm_tile() -> int[]", &sqbert::cpu_gemm_tile);
+  m.def("set_cpu_isa(str isa) -> str", &sqbert::set_cpu_isa);
+}

@@ -1,0 +1,28 @@
+"""SqueezeBERT kernels: grouped pointwise convolution ops for PyTorch.
+
+Importing this package loads the compiled extension, which registers
+``torch.ops.sqbert.*``, and the Python-side fake, autograd and FLOP
+registrations of those ops.
+"""
+import torch
+
+from . import _C  # noqa: F401  (registers the ops' schemas and CPU kernels)
+from . import ops
+from .ops import (
+    cpu_gemm_tile,
+    cpu_isa,
+    grouped_pw_conv,
+    grouped_pw_conv_packed,
+    pack_pw_weight,
+    set_cpu_isa,
+)
+
+__all__ = [
+    "cpu_gemm_tile",
+    "cpu_isa",
+    "grouped_pw_conv",
+    "grouped_pw_conv_packed",
+    "ops",
+    "pack_pw_weight",
+    "set_cpu_isa",
+]

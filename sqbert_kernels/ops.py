@@ -1,0 +1,125 @@
+"""Python side of the ``torch.ops.sqbert`` ops: thin wrappers, fake (meta)
+implementations for ``torch.compile`` and ``torch.export``, autograd, and
+FLOP formulas for ``torch.utils.flop_counter.FlopCounterMode``."""
+from typing import List, Optional
+
+import torch
+from torch import Tensor
+from torch.utils.flop_counter import register_flop_formula
+
+from . import _C  # noqa: F401
+
+
+def grouped_pw_conv(x: Tensor, weight: Tensor, bias: Optional[Tensor], groups: int) -> Tensor:
+    """``conv1d(x, weight, bias, groups=groups)`` for kernel size 1.
+
+    x: ``[B, Cin, L]``; weight: ``[Cout, Cin/groups, 1]`` or ``[Cout, Cin/groups]``;
+    bias: ``[Cout]`` or None. Returns a contiguous ``[B, Cout, L]``. float32.
+    """
+    return torch.ops.sqbert.grouped_pw_conv(x, weight, bias, groups)
+
+
+def pack_pw_weight(weight: Tensor, bias: Optional[Tensor], groups: int) -> Tensor:
+    """Packs weight and bias once for :func:`grouped_pw_conv_packed`.
+
+    The layout belongs to the CPU kernel selected when packing (see
+    :func:`cpu_isa`); pack again after :func:`set_cpu_isa`.
+    """
+    return torch.ops.sqbert.pack_pw_weight(weight, bias, groups)
+
+
+def grouped_pw_conv_packed(x: Tensor, packed_weight: Tensor, out_channels: int) -> Tensor:
+    """:func:`grouped_pw_conv` with prepacked weights, for inference (no autograd)."""
+    return torch.ops.sqbert.grouped_pw_conv_packed(x, packed_weight, out_channels)
+
+
+def cpu_isa() -> str:
+    """The ISA of the CPU kernels in use: ``"avx2"``, ``"neon"`` or ``"scalar"``."""
+    return torch.ops.sqbert.cpu_isa()
+
+
+def cpu_gemm_tile() -> List[int]:
+    """``[mr, nr]``: output channels and positions per micro-kernel tile."""
+    return torch.ops.sqbert.cpu_gemm_tile()
+
+
+def set_cpu_isa(isa: str) -> str:
+    """Selects the CPU kernels' ISA (to compare backends); returns the previous one."""
+    return torch.ops.sqbert.set_cpu_isa(isa)
+
+
+def _out_channels_per_group(weight_size0, groups):
+    torch._check(groups > 0, lambda: f"grouped_pw_conv: expected groups > 0, got {groups}")
+    torch._check(
+        weight_size0 % groups == 0,
+        lambda: f"grouped_pw_conv: expected out_channels ({weight_size0}) divisible by groups ({groups})",
+    )
+
+
+@torch.library.register_fake("sqbert::grouped_pw_conv")
+def _grouped_pw_conv_fake(x, weight, bias, groups):
+    torch._check(x.dim() == 3, lambda: f"grouped_pw_conv: expected x of shape [batch, in_channels, length], got {tuple(x.shape)}")
+    _out_channels_per_group(weight.shape[0], groups)
+    torch._check(
+        x.shape[1] == weight.shape[1] * groups,
+        lambda: f"grouped_pw_conv: expected x with {weight.shape[1] * groups} channels, got {x.shape[1]}",
+    )
+    return x.new_empty(x.shape[0], weight.shape[0], x.shape[2])
+
+
+@torch.library.register_fake("sqbert::pack_pw_weight")
+def _pack_pw_weight_fake(weight, bias, groups):
+    _out_channels_per_group(weight.shape[0], groups)
+    mr = cpu_gemm_tile()[0]
+    m = weight.shape[0] // groups
+    return weight.new_empty(groups, (m + mr - 1) // mr, weight.shape[1] + 1, mr)
+
+
+@torch.library.register_fake("sqbert::grouped_pw_conv_packed")
+def _grouped_pw_conv_packed_fake(x, packed_weight, out_channels):
+    torch._check(x.dim() == 3, lambda: f"grouped_pw_conv: expected x of shape [batch, in_channels, length], got {tuple(x.shape)}")
+    return x.new_empty(x.shape[0], out_channels, x.shape[2])
+
+
+def _setup_context(ctx, inputs, output):
+    x, weight, bias, groups = inputs
+    ctx.save_for_backward(x, weight)
+    ctx.groups = groups
+    ctx.has_bias = bias is not None
+
+
+def _backward(ctx, grad):
+    # y_g = W_g x_g per group, so dx_g = W_g^T dy_g (itself a grouped 1x1
+    # convolution) and dW_g = sum over batch and positions of dy_g x_g^T.
+    x, weight = ctx.saved_tensors
+    groups = ctx.groups
+    batch, cin, length = x.shape
+    cout = weight.shape[0]
+    m, k = cout // groups, cin // groups
+    grad = grad.contiguous()
+    grad_x = grad_weight = grad_bias = None
+    if ctx.needs_input_grad[0]:
+        weight_t = weight.reshape(groups, m, k).transpose(1, 2).reshape(cin, m)
+        grad_x = torch.ops.sqbert.grouped_pw_conv(grad, weight_t, None, groups)
+    if ctx.needs_input_grad[1]:
+        grad_weight = torch.einsum(
+            "bgml,bgkl->gmk", grad.view(batch, groups, m, length), x.reshape(batch, groups, k, length)
+        ).reshape(weight.shape)
+    if ctx.has_bias and ctx.needs_input_grad[2]:
+        grad_bias = grad.sum(dim=(0, 2))
+    return grad_x, grad_weight, grad_bias, None
+
+
+torch.library.register_autograd("sqbert::grouped_pw_conv", _backward, setup_context=_setup_context)
+
+
+@register_flop_formula(torch.ops.sqbert.grouped_pw_conv)
+def _grouped_pw_conv_flops(x_shape, w_shape, *args, out_shape=None, **kwargs) -> int:
+    batch, _, length = x_shape
+    return 2 * batch * length * w_shape[0] * w_shape[1]
+
+
+@register_flop_formula(torch.ops.sqbert.grouped_pw_conv_packed)
+def _grouped_pw_conv_packed_flops(x_shape, packed_shape, out_channels, *args, out_shape=None, **kwargs) -> int:
+    batch, _, length = x_shape
+    return 2 * batch * length * out_channels * (packed_shape[2] - 1)
