@@ -11,6 +11,7 @@ from . import ops
 from .ops import (
     cpu_gemm_tile,
     cpu_isa,
+    cpu_isas,
     grouped_pw_conv,
     grouped_pw_conv_packed,
     pack_pw_weight,
@@ -20,6 +21,7 @@ from .ops import (
 __all__ = [
     "cpu_gemm_tile",
     "cpu_isa",
+    "cpu_isas",
     "grouped_pw_conv",
     "grouped_pw_conv_packed",
     "ops",

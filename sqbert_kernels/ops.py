@@ -33,6 +33,11 @@ def grouped_pw_conv_packed(x: Tensor, packed_weight: Tensor, out_channels: int) 
     return torch.ops.sqbert.grouped_pw_conv_packed(x, packed_weight, out_channels)
 
 
+def cpu_isas() -> List[str]:
+    """The ISAs this build and CPU have kernels for, fastest first."""
+    return torch.ops.sqbert.cpu_isas()
+
+
 def cpu_isa() -> str:
     """The ISA of the CPU kernels in use: ``"avx2"``, ``"neon"`` or ``"scalar"``."""
     return torch.ops.sqbert.cpu_isa()
@@ -59,6 +64,11 @@ def _out_channels_per_group(weight_size0, groups):
 @torch.library.register_fake("sqbert::grouped_pw_conv")
 def _grouped_pw_conv_fake(x, weight, bias, groups):
     torch._check(x.dim() == 3, lambda: f"grouped_pw_conv: expected x of shape [batch, in_channels, length], got {tuple(x.shape)}")
+    devices = [t.device for t in (x, weight, bias) if t is not None]
+    torch._check(
+        all(d == devices[0] for d in devices),
+        lambda: f"grouped_pw_conv: expected x, weight and bias on one device, got {devices}",
+    )
     _out_channels_per_group(weight.shape[0], groups)
     torch._check(
         x.shape[1] == weight.shape[1] * groups,

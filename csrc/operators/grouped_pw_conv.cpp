@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "../kernels/f32_gemm_pack.h"
+
 namespace sqbert {
 namespace {
 
@@ -27,7 +29,7 @@ void grouped_pw_conv_run(const GroupedPwConvArgs& args,
                          const F32GemmConfig& config, size_t task_begin,
                          size_t task_end) {
   const size_t blocks = block_count(args, config);
-  const size_t panels = divide_round_up(args.group_out, config.mr);
+  const size_t panels = f32_gemm_panel_count(args.group_out, config.mr);
   const size_t panel_size = (1 + args.group_in) * config.mr;
   for (size_t task = task_begin; task < task_end; task++) {
     const size_t n0 = (task % blocks) * config.nr;

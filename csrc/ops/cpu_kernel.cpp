@@ -1,6 +1,7 @@
 #include "cpu_kernel.h"
 
 #include <c10/util/Exception.h>
+#include <c10/util/StringUtil.h>
 
 #include <atomic>
 
@@ -16,6 +17,12 @@ std::atomic<const F32GemmConfig*>& selected() {
 
 const F32GemmConfig& selected_gemm_config() { return *selected().load(); }
 
+std::vector<std::string> cpu_isas() {
+  std::vector<std::string> isas;
+  for (const F32GemmConfig& config : f32_gemm_configs()) isas.push_back(config.isa);
+  return isas;
+}
+
 std::string cpu_isa() { return selected_gemm_config().isa; }
 
 std::vector<int64_t> cpu_gemm_tile() {
@@ -26,13 +33,8 @@ std::vector<int64_t> cpu_gemm_tile() {
 std::string set_cpu_isa(const std::string& isa) {
   const F32GemmConfig* config = f32_gemm_config(isa);
   if (config == nullptr) {
-    std::string available;
-    for (const F32GemmConfig& c : f32_gemm_configs()) {
-      available += available.empty() ? "" : ", ";
-      available += c.isa;
-    }
     TORCH_CHECK(false, "set_cpu_isa: expected one of the ISAs this build and CPU support (",
-                available, "), got '", isa, "'");
+                c10::Join(", ", cpu_isas()), "), got '", isa, "'");
   }
   return selected().exchange(config)->isa;
 }

@@ -12,6 +12,8 @@ namespace sqbert {
 
 const F32GemmConfig& selected_gemm_config();
 
+// The ISAs this build and CPU have kernels for, fastest first.
+std::vector<std::string> cpu_isas();
 // The selected ISA: "avx2", "neon" or "scalar".
 std::string cpu_isa();
 // The selected kernel's tile: {mr, nr}.

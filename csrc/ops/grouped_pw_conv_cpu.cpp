@@ -16,12 +16,14 @@ namespace {
 
 // Below this many FLOPs a chunk of work is not worth a thread.
 constexpr size_t kMinFlopsPerThread = 1 << 20;
+// Below this many packed floats, packing is not worth a thread.
+constexpr int64_t kMinPackPerThread = 1 << 14;
 
 void check_float_cpu(const at::Tensor& t, const char* name) {
   TORCH_CHECK(t.device().is_cpu(), "grouped_pw_conv: expected ", name,
               " on the CPU, got it on ", t.device());
   TORCH_CHECK(t.scalar_type() == at::kFloat, "grouped_pw_conv: expected ",
-              name, " of dtype float32, got ", t.scalar_type());
+              name, " of dtype float32, got ", c10::getDtypeNames(t.scalar_type()).first);
 }
 
 void check_weight(const at::Tensor& weight) {
@@ -48,15 +50,21 @@ at::Tensor pack_pw_weight_cpu(const at::Tensor& weight,
   }
   const F32GemmConfig& config = selected_gemm_config();
   const size_t m = out_channels / groups, k = weight.size(1);
-  const int64_t panels = (m + config.mr - 1) / config.mr;
+  const int64_t panels = f32_gemm_panel_count(m, config.mr);
   at::Tensor packed = at::empty(
       {groups, panels, static_cast<int64_t>(k + 1), static_cast<int64_t>(config.mr)},
       weight.options());
-  f32_gemm_pack_weights(groups, m, k, config.mr, weight.data_ptr<float>(),
-                        weight.stride(0), weight.stride(1),
-                        bias.has_value() ? bias->data_ptr<float>() : nullptr,
-                        bias.has_value() ? bias->stride(0) : 0,
-                        packed.data_ptr<float>());
+  const float* w = weight.data_ptr<float>();
+  const float* b = bias.has_value() ? bias->data_ptr<float>() : nullptr;
+  const size_t b_stride = bias.has_value() ? bias->stride(0) : 0;
+  float* out = packed.data_ptr<float>();
+  const int64_t panel_size = std::max<int64_t>(1, (k + 1) * config.mr);
+  at::parallel_for(0, groups * panels, std::max<int64_t>(1, kMinPackPerThread / panel_size),
+                   [&](int64_t begin, int64_t end) {
+                     f32_gemm_pack_weights(m, k, config.mr, begin, end, w,
+                                           weight.stride(0), weight.stride(1),
+                                           b, b_stride, out);
+                   });
   return packed;
 }
 
@@ -80,8 +88,7 @@ at::Tensor grouped_pw_conv_packed_cpu(const at::Tensor& x_in,
               "grouped_pw_conv_packed: expected out_channels divisible by groups (",
               groups, "), got ", out_channels);
   const int64_t m = out_channels / groups;
-  TORCH_CHECK(packed_in.size(1) == (m + static_cast<int64_t>(config.mr) - 1) /
-                                       static_cast<int64_t>(config.mr),
+  TORCH_CHECK(packed_in.size(1) == static_cast<int64_t>(f32_gemm_panel_count(m, config.mr)),
               "grouped_pw_conv_packed: packed_weight has ", packed_in.size(1),
               " panels of ", config.mr, " rows, which does not fit out_channels ",
               out_channels);
