@@ -1,6 +1,8 @@
 #include "grouped_pw_conv.h"
 
 #include <algorithm>
+#include <cstring>
+#include <vector>
 
 #include "../kernels/f32_gemm_pack.h"
 
@@ -31,6 +33,11 @@ void grouped_pw_conv_run(const GroupedPwConvArgs& args,
   const size_t blocks = block_count(args, config);
   const size_t panels = f32_gemm_panel_count(args.group_out, config.mr);
   const size_t panel_size = (1 + args.group_in) * config.mr;
+  // Each task first copies its k x nr block of x to a contiguous panel. Read
+  // in place, rows length * 4 bytes apart map to a few cache sets (at
+  // length 512, 2 of the 64 L1 sets), and every one of the m / mr weight
+  // panels would read them again; the copy pays that once.
+  std::vector<float> x_panel(args.group_in * config.nr);
   for (size_t task = task_begin; task < task_end; task++) {
     const size_t n0 = (task % blocks) * config.nr;
     const size_t g = (task / blocks) % args.groups;
@@ -38,12 +45,15 @@ void grouped_pw_conv_run(const GroupedPwConvArgs& args,
     const size_t nc = std::min(config.nr, args.length - n0);
     const float* x = args.x + b * args.x_batch_stride +
                      g * args.group_in * args.x_channel_stride + n0;
+    for (size_t j = 0; j < args.group_in; j++) {
+      std::memcpy(&x_panel[j * config.nr], x + j * args.x_channel_stride, nc * sizeof(float));
+    }
     float* y = args.y + b * args.y_batch_stride +
                g * args.group_out * args.y_channel_stride + n0;
     const float* w = args.packed_weight + g * panels * panel_size;
     for (size_t m0 = 0; m0 < args.group_out; m0 += config.mr) {
       config.ukernel(std::min(config.mr, args.group_out - m0), nc,
-                     args.group_in, w, x, args.x_channel_stride,
+                     args.group_in, w, x_panel.data(), config.nr,
                      y + m0 * args.y_channel_stride, args.y_channel_stride);
       w += panel_size;
     }

@@ -1,0 +1,29 @@
+"""Prints, after the pytest-benchmark tables, each group's candidates as
+ratios against the group's baselines: on a shared machine only figures
+taken side by side in one run compare."""
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    session = getattr(config, "_benchmarksession", None)
+    if session is None or not session.benchmarks:
+        return
+    groups = {}
+    for bench in session.benchmarks:
+        if bench.stats is not None and bench.stats.rounds:
+            groups.setdefault(bench.group, {})[bench.extra_info["candidate"]] = bench
+    write = terminalreporter.write_line
+    write("")
+    write("sqbert ratios (median time of the baseline / median time of sqbert; >1 means sqbert is faster)")
+    for group, benches in sorted(groups.items()):
+        first = next(iter(benches.values()))
+        flops = first.extra_info["flops"]
+        cells = [f"{name} {flops / b.stats.median / 1e9:.1f} GF/s" for name, b in benches.items()
+                 if name != "linear (dense)"]
+        write(f"{group}: " + ", ".join(cells))
+        for ours in ("sqbert packed", "sqbert"):
+            if ours not in benches:
+                continue
+            mine = benches[ours].stats.median
+            ratios = [f"{name} {b.stats.median / mine:.2f}x" for name, b in benches.items()
+                      if not name.startswith("sqbert")]
+            write(f"    {ours}: " + ", ".join(ratios))

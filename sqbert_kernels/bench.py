@@ -1,0 +1,144 @@
+"""Benchmark cases and the ``sqbert-bench`` report.
+
+The cases are shared with ``benchmarks/`` (pytest-benchmark): each is a set of
+candidates doing the same work, timed side by side in one run, because these
+machines are shared and noisy and only ratios taken together mean anything.
+"""
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List
+
+import torch
+import torch.nn.functional as F
+
+from . import ops
+
+# SqueezeBERT's grouped 1x1 convolutions (Cin, Cout): Q/K/V and the output
+# projection, the intermediate, and the FFN output; groups = 4.
+SQUEEZEBERT_SHAPES = [(768, 768), (768, 3072), (3072, 768)]
+SQUEEZEBERT_GROUPS = 4
+
+
+@dataclass
+class Case:
+    name: str
+    flops: int  # of the grouped work; the dense baseline does groups x more
+    candidates: Dict[str, Callable[[], torch.Tensor]] = field(default_factory=dict)
+
+
+def conv_case(cin: int, cout: int, batch: int, length: int, groups: int = SQUEEZEBERT_GROUPS) -> Case:
+    """One grouped 1x1 convolution and the ways to do it in stock PyTorch."""
+    m, k = cout // groups, cin // groups
+    x = torch.randn(batch, cin, length)
+    weight = torch.randn(cout, k, 1) / k**0.5
+    bias = torch.randn(cout)
+    packed = ops.pack_pw_weight(weight, bias, groups)
+    # The same work as one batched matmul over batch x groups.
+    w_bmm = weight.view(groups, m, k).repeat(batch, 1, 1)
+    b_bmm = bias.view(groups, m, 1).repeat(batch, 1, 1)
+    x_bmm = x.view(batch * groups, k, length)
+    # BERT-base's dense layer on the same activations, in its [B, L, C] layout.
+    linear = torch.nn.Linear(cin, cout)
+    x_blc = x.transpose(1, 2).contiguous()
+    case = Case(f"conv {cin}->{cout} g{groups} B{batch} L{length}", 2 * batch * length * m * k * groups)
+    case.candidates = {
+        "sqbert packed": lambda: ops.grouped_pw_conv_packed(x, packed, cout),
+        "sqbert": lambda: ops.grouped_pw_conv(x, weight, bias, groups),
+        "conv1d": lambda: F.conv1d(x, weight, bias, groups=groups),
+        "bmm": lambda: torch.baddbmm(b_bmm, w_bmm, x_bmm),
+        "linear (dense)": lambda: linear(x_blc),
+    }
+    return case
+
+
+def sgemm_case(n: int = 1024) -> Case:
+    """The machine's fp32 ceiling: torch.mm on an n^3 product."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    return Case(f"mm {n}^3", 2 * n**3, {"torch.mm": lambda: torch.mm(a, b)})
+
+
+def time_case(case: Case, rounds: int, min_round_s: float = 0.02) -> Dict[str, float]:
+    """Median seconds per call of each candidate, rounds interleaved."""
+    calls = {}
+    for name, fn in case.candidates.items():
+        fn()  # warm up (and pack, allocate, pick algorithms)
+        start = time.perf_counter()
+        fn()
+        once = time.perf_counter() - start
+        calls[name] = max(1, int(min_round_s / max(once, 1e-7)))
+    samples = {name: [] for name in case.candidates}
+    for _ in range(rounds):
+        for name, fn in case.candidates.items():
+            start = time.perf_counter()
+            for _ in range(calls[name]):
+                fn()
+            samples[name].append((time.perf_counter() - start) / calls[name])
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+@torch.no_grad()
+def conv_report(threads: List[int], batches: List[int], lengths: List[int], rounds: int,
+                progress=print) -> List[dict]:
+    rows = []
+    for nthreads in threads:
+        torch.set_num_threads(nthreads)
+        ceiling = sgemm_case()
+        mm_s = time_case(ceiling, rounds)["torch.mm"]
+        mm_gflops = ceiling.flops / mm_s / 1e9
+        progress(f"[{nthreads} thread(s)] torch.mm 1024^3: {mm_gflops:.1f} GFLOP/s")
+        for batch in batches:
+            for length in lengths:
+                for cin, cout in SQUEEZEBERT_SHAPES:
+                    case = conv_case(cin, cout, batch, length)
+                    times = time_case(case, rounds)
+                    row = {
+                        "case": case.name, "threads": nthreads, "batch": batch, "length": length,
+                        "cin": cin, "cout": cout, "gflop": case.flops / 1e9,
+                        "sgemm_gflops": mm_gflops,
+                        "ms": {k: v * 1e3 for k, v in times.items()},
+                        "gflops": {k: case.flops / v / 1e9 for k, v in times.items()
+                                   if k != "linear (dense)"},
+                    }
+                    rows.append(row)
+                    progress(format_conv_row(row))
+    return rows
+
+
+def format_conv_row(row: dict) -> str:
+    ms, gf = row["ms"], row["gflops"]
+    best = ms["sqbert packed"]
+    return (f"  {row['cin']:>4}->{row['cout']:<4} B{row['batch']} L{row['length']:<4} "
+            f"packed {best:7.3f} ms {gf['sqbert packed']:6.1f} GF/s "
+            f"({gf['sqbert packed'] / row['sgemm_gflops']:4.0%} of mm) | "
+            f"per-call {gf['sqbert']:6.1f} | conv1d {gf['conv1d']:6.1f} | bmm {gf['bmm']:6.1f} GF/s | "
+            f"vs linear {best / ms['linear (dense)']:.2f}x time, "
+            f"conv1d/packed {ms['conv1d'] / best:.2f}x, conv1d/per-call {ms['conv1d'] / ms['sqbert']:.2f}x")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="sqbert-bench", description=__doc__.splitlines()[0])
+    p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--batch", type=int, nargs="+", default=[1])
+    p.add_argument("--length", type=int, nargs="+", default=[128])
+    p.add_argument("--rounds", type=int, default=15, help="interleaved timing rounds (medians)")
+    p.add_argument("--json", default="sqbert-bench.json", help="where to write the full results")
+    args = p.parse_args(argv)
+
+    print(f"sqbert-bench: {platform.machine()}, torch {torch.__version__}, "
+          f"kernels {ops.cpu_isa()} {ops.cpu_gemm_tile()}", flush=True)
+    rows = conv_report(args.threads, args.batch, args.length, args.rounds,
+                       progress=lambda s: print(s, flush=True))
+    with open(args.json, "w") as f:
+        json.dump({"machine": platform.machine(), "torch": torch.__version__,
+                   "isa": ops.cpu_isa(), "conv": rows}, f, indent=1)
+    print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Builds and runs the C++ kernel tests (CMakeLists.txt, no Python or torch):
+# natively, natively under ASan+UBSan, and cross-compiled for aarch64 under
+# qemu-user on a plain ARMv8.0 core (Cortex-A53). The aarch64 step needs
+# Debian's g++-aarch64-linux-gnu and qemu-user; without them it is skipped,
+# except under CI, where it is required.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=${SQBERT_BUILD_DIR:-$root/build}
+
+run() {
+  local name=$1
+  shift
+  echo "== C++ kernel tests: $name"
+  cmake -S "$root" -B "$build/$name" "$@" > /dev/null
+  cmake --build "$build/$name" -j "$(nproc)" > /dev/null
+  ctest --test-dir "$build/$name" --output-on-failure
+}
+
+run native
+run sanitize -DSQBERT_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+if command -v aarch64-linux-gnu-g++ > /dev/null && command -v qemu-aarch64 > /dev/null; then
+  QEMU_CPU=cortex-a53 run aarch64 -DCMAKE_TOOLCHAIN_FILE="$root/cmake/aarch64-linux-gnu.cmake"
+elif [ "${CI:-}" = true ]; then
+  echo "aarch64 cross tools missing: apt-get install g++-aarch64-linux-gnu qemu-user" >&2
+  exit 1
+else
+  echo "== skipping aarch64: apt-get install g++-aarch64-linux-gnu qemu-user to run it"
+fi
