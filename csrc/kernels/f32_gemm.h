@@ -1,17 +1,18 @@
 // The f32 GEMM micro-kernel contract, shared by every ISA.
 //
-// One call computes one output tile of a 1x1 convolution in NCW layout:
+// One call computes one output tile with the sequence axis contiguous (the
+// NCW layout of a 1x1 convolution, and of attention's scores and context):
 //
-//   y[m][n] = bias[m] + sum_{k < kc} w[m][k] * x[k][n]      for m < mr, n < nc
+//   y[m][n] = init[m][n] + sum_{k < kc} w[m * w_stride_m + k * w_stride_k] * x[k][n]
 //
-// where mr <= MR and nc <= NR of the kernel. The weights come packed (see
-// f32_gemm_pack.h): one panel of MR output channels is
-//   [MR biases][kc x MR weights, k-major]
-// zero-padded past the real channels, so the kernel never branches on mr
-// inside its loop. x and y are row-major with the sequence axis contiguous:
-// row k of x starts at x + k * x_stride, row m of y at y + m * y_stride.
-// Only the mr x nc elements of y are written; x is read only in its kc x nc
-// block.
+// for m < mr and n < nc, where mr <= MR and nc <= NR of the kernel, and
+// init[m][n] is y[m][n] itself when `accumulate`, else bias[m], or 0 when
+// bias is null. Row k of x starts at x + k * x_stride, row m of y at
+// y + m * y_stride. Only the mr x nc elements of y are written, only rows
+// m < mr of w and the kc x nc block of x are read, so the kernel can read
+// operands in place: packed convolution weights (f32_gemm_pack.h:
+// w_stride_m = 1, w_stride_k = MR), a [channels, length] head of attention
+// keys read transposed (1, length), or values read as they are (length, 1).
 //
 // Kernel names follow XNNPACK: datatype, operation, MRxNR tile, ISA.
 #pragma once
@@ -20,25 +21,34 @@
 
 namespace sqbert {
 
-using f32_gemm_ukernel_fn = void (*)(size_t mr, size_t nc, size_t kc,
-                                     const float* w, const float* x,
-                                     size_t x_stride, float* y,
-                                     size_t y_stride);
+struct F32GemmWeights {
+  const float* w;
+  size_t stride_m, stride_k;
+  const float* bias;  // mr values, or null
+};
 
-void f32_gemm_4x4__scalar(size_t mr, size_t nc, size_t kc, const float* w,
-                          const float* x, size_t x_stride, float* y,
-                          size_t y_stride);
+using f32_gemm_ukernel_fn = void (*)(size_t mr, size_t nc, size_t kc,
+                                     const F32GemmWeights& w, const float* x,
+                                     size_t x_stride, float* y,
+                                     size_t y_stride, bool accumulate);
+
+void f32_gemm_4x4__scalar(size_t mr, size_t nc, size_t kc,
+                          const F32GemmWeights& w, const float* x,
+                          size_t x_stride, float* y, size_t y_stride,
+                          bool accumulate);
 
 #if defined(__x86_64__) || defined(_M_X64)
-void f32_gemm_6x16__avx2(size_t mr, size_t nc, size_t kc, const float* w,
-                         const float* x, size_t x_stride, float* y,
-                         size_t y_stride);
+void f32_gemm_6x16__avx2(size_t mr, size_t nc, size_t kc,
+                         const F32GemmWeights& w, const float* x,
+                         size_t x_stride, float* y, size_t y_stride,
+                         bool accumulate);
 #endif
 
 #if defined(__aarch64__)
-void f32_gemm_8x8__neon(size_t mr, size_t nc, size_t kc, const float* w,
-                        const float* x, size_t x_stride, float* y,
-                        size_t y_stride);
+void f32_gemm_8x8__neon(size_t mr, size_t nc, size_t kc,
+                        const F32GemmWeights& w, const float* x,
+                        size_t x_stride, float* y, size_t y_stride,
+                        bool accumulate);
 #endif
 
 }  // namespace sqbert

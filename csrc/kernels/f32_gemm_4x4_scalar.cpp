@@ -4,20 +4,21 @@
 
 namespace sqbert {
 
-void f32_gemm_4x4__scalar(size_t mr, size_t nc, size_t kc, const float* w,
-                          const float* x, size_t x_stride, float* y,
-                          size_t y_stride) {
+void f32_gemm_4x4__scalar(size_t mr, size_t nc, size_t kc,
+                          const F32GemmWeights& w, const float* x,
+                          size_t x_stride, float* y, size_t y_stride,
+                          bool accumulate) {
   constexpr size_t MR = 4, NR = 4;
-  float acc[MR][NR];
-  for (size_t i = 0; i < MR; i++) {
-    for (size_t j = 0; j < NR; j++) acc[i][j] = w[i];
+  float acc[MR][NR] = {};
+  for (size_t i = 0; i < mr; i++) {
+    for (size_t j = 0; j < nc; j++) {
+      acc[i][j] = accumulate ? y[i * y_stride + j] : (w.bias ? w.bias[i] : 0.0f);
+    }
   }
-  w += MR;
-  for (size_t k = 0; k < kc; k++, x += x_stride, w += MR) {
-    float xr[NR];
-    for (size_t j = 0; j < NR; j++) xr[j] = j < nc ? x[j] : 0.0f;
-    for (size_t i = 0; i < MR; i++) {
-      for (size_t j = 0; j < NR; j++) acc[i][j] += w[i] * xr[j];
+  for (size_t k = 0; k < kc; k++, x += x_stride) {
+    for (size_t i = 0; i < mr; i++) {
+      const float a = w.w[i * w.stride_m + k * w.stride_k];
+      for (size_t j = 0; j < nc; j++) acc[i][j] += a * x[j];
     }
   }
   for (size_t i = 0; i < mr; i++) {

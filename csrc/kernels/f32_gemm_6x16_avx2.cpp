@@ -1,4 +1,4 @@
-// x86 AVX2+FMA micro-kernel: 6 output channels x 16 sequence positions.
+// x86 AVX2+FMA micro-kernel: 6 output rows x 16 sequence positions.
 // 12 ymm accumulators, 2 ymm for the x row and 1 for the broadcast weight
 // fit the 16 registers; per k step 12 FMAs against 2 loads and 6 broadcasts,
 // so the two FMA pipes, not the load ports, set the pace.
@@ -22,45 +22,60 @@ __m256i first_lanes(size_t n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(n)), lane);
 }
 
-// kMasked: the tile is narrower than 16 (nc < 16); x is read and y written
-// only in the first nc columns.
+// kMasked: the tile is narrower than 16 (nc < 16); x and y are touched only
+// in the first nc columns.
 template <bool kMasked>
-void gemm_6x16(size_t mr, size_t nc, size_t kc, const float* w,
-               const float* x, size_t x_stride, float* y, size_t y_stride) {
+void gemm_6x16(size_t mr, size_t nc, size_t kc, const F32GemmWeights& wt,
+               const float* x, size_t x_stride, float* y, size_t y_stride,
+               bool accumulate) {
   const __m256i mask0 = first_lanes(nc < 8 ? nc : 8);
   const __m256i mask1 = first_lanes(nc > 8 ? nc - 8 : 0);
+  auto load = [&](const float* p, __m256i mask) {
+    return kMasked ? _mm256_maskload_ps(p, mask) : _mm256_loadu_ps(p);
+  };
 
-  __m256 c00 = _mm256_broadcast_ss(w + 0), c01 = c00;
-  __m256 c10 = _mm256_broadcast_ss(w + 1), c11 = c10;
-  __m256 c20 = _mm256_broadcast_ss(w + 2), c21 = c20;
-  __m256 c30 = _mm256_broadcast_ss(w + 3), c31 = c30;
-  __m256 c40 = _mm256_broadcast_ss(w + 4), c41 = c40;
-  __m256 c50 = _mm256_broadcast_ss(w + 5), c51 = c50;
-  w += 6;
+  // Rows past mr repeat the last real row: they are read, never stored.
+  const float* w[6];
+  for (size_t i = 0; i < 6; i++) w[i] = wt.w + (i < mr ? i : mr - 1) * wt.stride_m;
 
-  for (size_t k = 0; k < kc; k++) {
-    const __m256 x0 = kMasked ? _mm256_maskload_ps(x, mask0) : _mm256_loadu_ps(x);
-    const __m256 x1 = kMasked ? _mm256_maskload_ps(x + 8, mask1) : _mm256_loadu_ps(x + 8);
+  __m256 c[6][2];
+  for (size_t i = 0; i < 6; i++) {
+    const size_t row = i < mr ? i : mr - 1;
+    if (accumulate) {
+      c[i][0] = load(y + row * y_stride, mask0);
+      c[i][1] = load(y + row * y_stride + 8, mask1);
+    } else {
+      c[i][0] = c[i][1] = wt.bias ? _mm256_broadcast_ss(wt.bias + row) : _mm256_setzero_ps();
+    }
+  }
+  __m256 c00 = c[0][0], c01 = c[0][1], c10 = c[1][0], c11 = c[1][1];
+  __m256 c20 = c[2][0], c21 = c[2][1], c30 = c[3][0], c31 = c[3][1];
+  __m256 c40 = c[4][0], c41 = c[4][1], c50 = c[5][0], c51 = c[5][1];
+  const float *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3], *w4 = w[4], *w5 = w[5];
+  const size_t sk = wt.stride_k;
+
+  for (size_t k = 0, kk = 0; k < kc; k++, kk += sk) {
+    const __m256 x0 = load(x, mask0);
+    const __m256 x1 = load(x + 8, mask1);
     x += x_stride;
-    __m256 a = _mm256_broadcast_ss(w + 0);
+    __m256 a = _mm256_broadcast_ss(w0 + kk);
     c00 = _mm256_fmadd_ps(a, x0, c00);
     c01 = _mm256_fmadd_ps(a, x1, c01);
-    a = _mm256_broadcast_ss(w + 1);
+    a = _mm256_broadcast_ss(w1 + kk);
     c10 = _mm256_fmadd_ps(a, x0, c10);
     c11 = _mm256_fmadd_ps(a, x1, c11);
-    a = _mm256_broadcast_ss(w + 2);
+    a = _mm256_broadcast_ss(w2 + kk);
     c20 = _mm256_fmadd_ps(a, x0, c20);
     c21 = _mm256_fmadd_ps(a, x1, c21);
-    a = _mm256_broadcast_ss(w + 3);
+    a = _mm256_broadcast_ss(w3 + kk);
     c30 = _mm256_fmadd_ps(a, x0, c30);
     c31 = _mm256_fmadd_ps(a, x1, c31);
-    a = _mm256_broadcast_ss(w + 4);
+    a = _mm256_broadcast_ss(w4 + kk);
     c40 = _mm256_fmadd_ps(a, x0, c40);
     c41 = _mm256_fmadd_ps(a, x1, c41);
-    a = _mm256_broadcast_ss(w + 5);
+    a = _mm256_broadcast_ss(w5 + kk);
     c50 = _mm256_fmadd_ps(a, x0, c50);
     c51 = _mm256_fmadd_ps(a, x1, c51);
-    w += 6;
   }
 
   const __m256 rows[6][2] = {{c00, c01}, {c10, c11}, {c20, c21},
@@ -78,13 +93,14 @@ void gemm_6x16(size_t mr, size_t nc, size_t kc, const float* w,
 
 }  // namespace
 
-void f32_gemm_6x16__avx2(size_t mr, size_t nc, size_t kc, const float* w,
-                         const float* x, size_t x_stride, float* y,
-                         size_t y_stride) {
+void f32_gemm_6x16__avx2(size_t mr, size_t nc, size_t kc,
+                         const F32GemmWeights& w, const float* x,
+                         size_t x_stride, float* y, size_t y_stride,
+                         bool accumulate) {
   if (nc == 16) {
-    gemm_6x16<false>(mr, nc, kc, w, x, x_stride, y, y_stride);
+    gemm_6x16<false>(mr, nc, kc, w, x, x_stride, y, y_stride, accumulate);
   } else {
-    gemm_6x16<true>(mr, nc, kc, w, x, x_stride, y, y_stride);
+    gemm_6x16<true>(mr, nc, kc, w, x, x_stride, y, y_stride, accumulate);
   }
 }
 

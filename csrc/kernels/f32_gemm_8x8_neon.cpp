@@ -1,7 +1,9 @@
-// ARM NEON (AArch64, ARMv8.0) micro-kernel: 8 output channels x 8 sequence
-// positions. 16 q-register accumulators; per k step the x row (2 loads) and
-// the 8 packed weights (2 loads) feed 16 by-lane FMAs, so on two-pipe cores
-// (Cortex-A76, Neoverse N1) the loop is bound by the FMA pipes, not loads.
+// ARM NEON (AArch64, ARMv8.0) micro-kernel: 8 output rows x 8 sequence
+// positions, 16 q-register accumulators. With the 8 weights of a k step
+// adjacent (packed panels, full tiles) they come in 2 loads and feed 16
+// by-lane FMAs; otherwise each row's weight is loaded and broadcast (ld1r).
+// Either way, per k step the loads (4 or 10) stay below what two load pipes
+// issue while the two FMA pipes run the 16 FMAs (Cortex-A76, Neoverse N1).
 #if defined(__aarch64__)
 
 #include <arm_neon.h>
@@ -14,34 +16,60 @@ namespace sqbert {
 namespace {
 
 template <bool kPartial>
-void gemm_8x8(size_t mr, size_t nc, size_t kc, const float* w,
-              const float* x, size_t x_stride, float* y, size_t y_stride) {
-  const float32x4_t b0123 = vld1q_f32(w);
-  const float32x4_t b4567 = vld1q_f32(w + 4);
-  float32x4_t c0l = vdupq_laneq_f32(b0123, 0), c0h = c0l;
-  float32x4_t c1l = vdupq_laneq_f32(b0123, 1), c1h = c1l;
-  float32x4_t c2l = vdupq_laneq_f32(b0123, 2), c2h = c2l;
-  float32x4_t c3l = vdupq_laneq_f32(b0123, 3), c3h = c3l;
-  float32x4_t c4l = vdupq_laneq_f32(b4567, 0), c4h = c4l;
-  float32x4_t c5l = vdupq_laneq_f32(b4567, 1), c5h = c5l;
-  float32x4_t c6l = vdupq_laneq_f32(b4567, 2), c6h = c6l;
-  float32x4_t c7l = vdupq_laneq_f32(b4567, 3), c7h = c7l;
-  w += 8;
+inline void load_row(const float* p, size_t nc, float32x4_t& lo, float32x4_t& hi) {
+  if (kPartial) {
+    // NEON has no masked load: stage the nc valid columns, zero the rest.
+    float row[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    std::memcpy(row, p, nc * sizeof(float));
+    lo = vld1q_f32(row);
+    hi = vld1q_f32(row + 4);
+  } else {
+    lo = vld1q_f32(p);
+    hi = vld1q_f32(p + 4);
+  }
+}
 
-  for (size_t k = 0; k < kc; k++, x += x_stride, w += 8) {
-    float32x4_t xl, xh;
-    if (kPartial) {
-      // NEON has no masked load: stage the nc valid columns, zero the rest.
-      float row[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-      std::memcpy(row, x, nc * sizeof(float));
-      xl = vld1q_f32(row);
-      xh = vld1q_f32(row + 4);
+// kAdjacent: the 8 rows' weights of a k step are adjacent in memory.
+template <bool kPartial, bool kAdjacent>
+void gemm_8x8(size_t mr, size_t nc, size_t kc, const F32GemmWeights& wt,
+              const float* x, size_t x_stride, float* y, size_t y_stride,
+              bool accumulate) {
+  float32x4_t c[8][2];
+  for (size_t i = 0; i < 8; i++) {
+    const size_t row = i < mr ? i : mr - 1;
+    if (accumulate) {
+      load_row<kPartial>(y + row * y_stride, nc, c[i][0], c[i][1]);
     } else {
-      xl = vld1q_f32(x);
-      xh = vld1q_f32(x + 4);
+      c[i][0] = c[i][1] = vdupq_n_f32(wt.bias ? wt.bias[row] : 0.0f);
     }
-    const float32x4_t a0123 = vld1q_f32(w);
-    const float32x4_t a4567 = vld1q_f32(w + 4);
+  }
+  float32x4_t c0l = c[0][0], c0h = c[0][1], c1l = c[1][0], c1h = c[1][1];
+  float32x4_t c2l = c[2][0], c2h = c[2][1], c3l = c[3][0], c3h = c[3][1];
+  float32x4_t c4l = c[4][0], c4h = c[4][1], c5l = c[5][0], c5h = c[5][1];
+  float32x4_t c6l = c[6][0], c6h = c[6][1], c7l = c[7][0], c7h = c[7][1];
+
+  // Rows past mr repeat the last real row: they are read, never stored.
+  const float* w[8];
+  for (size_t i = 0; i < 8; i++) w[i] = wt.w + (i < mr ? i : mr - 1) * wt.stride_m;
+  const size_t sk = wt.stride_k;
+
+  for (size_t k = 0, kk = 0; k < kc; k++, kk += sk, x += x_stride) {
+    float32x4_t xl, xh;
+    load_row<kPartial>(x, nc, xl, xh);
+    float32x4_t a0123, a4567;
+    if (kAdjacent) {
+      a0123 = vld1q_f32(w[0] + kk);
+      a4567 = vld1q_f32(w[0] + kk + 4);
+    } else {
+      a0123 = vld1q_lane_f32(w[0] + kk, vdupq_n_f32(0), 0);
+      a0123 = vld1q_lane_f32(w[1] + kk, a0123, 1);
+      a0123 = vld1q_lane_f32(w[2] + kk, a0123, 2);
+      a0123 = vld1q_lane_f32(w[3] + kk, a0123, 3);
+      a4567 = vld1q_lane_f32(w[4] + kk, vdupq_n_f32(0), 0);
+      a4567 = vld1q_lane_f32(w[5] + kk, a4567, 1);
+      a4567 = vld1q_lane_f32(w[6] + kk, a4567, 2);
+      a4567 = vld1q_lane_f32(w[7] + kk, a4567, 3);
+    }
     c0l = vfmaq_laneq_f32(c0l, xl, a0123, 0);
     c0h = vfmaq_laneq_f32(c0h, xh, a0123, 0);
     c1l = vfmaq_laneq_f32(c1l, xl, a0123, 1);
@@ -76,15 +104,27 @@ void gemm_8x8(size_t mr, size_t nc, size_t kc, const float* w,
   }
 }
 
+template <bool kPartial>
+void gemm_8x8_rows(size_t mr, size_t nc, size_t kc, const F32GemmWeights& w,
+                   const float* x, size_t x_stride, float* y, size_t y_stride,
+                   bool accumulate) {
+  if (mr == 8 && w.stride_m == 1) {
+    gemm_8x8<kPartial, true>(mr, nc, kc, w, x, x_stride, y, y_stride, accumulate);
+  } else {
+    gemm_8x8<kPartial, false>(mr, nc, kc, w, x, x_stride, y, y_stride, accumulate);
+  }
+}
+
 }  // namespace
 
-void f32_gemm_8x8__neon(size_t mr, size_t nc, size_t kc, const float* w,
-                        const float* x, size_t x_stride, float* y,
-                        size_t y_stride) {
+void f32_gemm_8x8__neon(size_t mr, size_t nc, size_t kc,
+                        const F32GemmWeights& w, const float* x,
+                        size_t x_stride, float* y, size_t y_stride,
+                        bool accumulate) {
   if (nc == 8) {
-    gemm_8x8<false>(mr, nc, kc, w, x, x_stride, y, y_stride);
+    gemm_8x8_rows<false>(mr, nc, kc, w, x, x_stride, y, y_stride, accumulate);
   } else {
-    gemm_8x8<true>(mr, nc, kc, w, x, x_stride, y, y_stride);
+    gemm_8x8_rows<true>(mr, nc, kc, w, x, x_stride, y, y_stride, accumulate);
   }
 }
 

@@ -52,9 +52,11 @@ void grouped_pw_conv_run(const GroupedPwConvArgs& args,
                g * args.group_out * args.y_channel_stride + n0;
     const float* w = args.packed_weight + g * panels * panel_size;
     for (size_t m0 = 0; m0 < args.group_out; m0 += config.mr) {
+      const F32GemmWeights panel{w + config.mr, 1, config.mr, w};
       config.ukernel(std::min(config.mr, args.group_out - m0), nc,
-                     args.group_in, w, x_panel.data(), config.nr,
-                     y + m0 * args.y_channel_stride, args.y_channel_stride);
+                     args.group_in, panel, x_panel.data(), config.nr,
+                     y + m0 * args.y_channel_stride, args.y_channel_stride,
+                     /*accumulate=*/false);
       w += panel_size;
     }
   }

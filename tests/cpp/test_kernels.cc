@@ -54,30 +54,66 @@ std::vector<double> reference(size_t batch, size_t groups, size_t m, size_t k,
   return y;
 }
 
+// Weights as the kernels meet them: packed panels, rows of a [m, k] matrix
+// read in place, and a [k, m] matrix read transposed (attention's keys).
+enum class Layout { kPacked, kRows, kColumns };
+
 void test_ukernel(const F32GemmConfig& config, std::mt19937& rng) {
   const size_t kcs[] = {0, 1, 2, 3, 4, 5, 7, 8, 16, 17, 33, 64, 191};
+  const Layout layouts[] = {Layout::kPacked, Layout::kRows, Layout::kColumns};
+  for (Layout layout : layouts)
+  for (int mode = 0; mode < 3; mode++)  // bias, no bias, accumulate
   for (size_t kc : kcs)
     for (size_t mr = 1; mr <= config.mr; mr++)
       for (size_t nc = 1; nc <= config.nr; nc++) {
+        const bool accumulate = mode == 2;
         const size_t x_stride = nc + 3, y_stride = nc + 5;
-        std::vector<float> w = random_vector(mr * kc, rng);
+        std::vector<float> w = random_vector(mr * kc, rng);  // [mr][kc]
         std::vector<float> bias = random_vector(mr, rng);
-        std::vector<float> packed(f32_gemm_packed_size(1, mr, kc, config.mr));
-        f32_gemm_pack_weights(mr, kc, config.mr, 0, 1, w.data(), kc, 1,
-                              bias.data(), 1, packed.data());
+        std::vector<float> storage;
+        F32GemmWeights weights{};
+        if (layout == Layout::kPacked) {
+          storage.resize(f32_gemm_packed_size(1, mr, kc, config.mr));
+          f32_gemm_pack_weights(mr, kc, config.mr, 0, 1, w.data(), kc, 1,
+                                bias.data(), 1, storage.data());
+          weights = {storage.data() + config.mr, 1, config.mr, storage.data()};
+        } else if (layout == Layout::kRows) {
+          // Row stride kc + 2: the gaps hold poison that must not be read in.
+          storage.assign(mr * (kc + 2), kPoison);
+          for (size_t i = 0; i < mr; i++)
+            for (size_t j = 0; j < kc; j++) storage[i * (kc + 2) + j] = w[i * kc + j];
+          weights = {storage.data(), kc + 2, 1, bias.data()};
+        } else {
+          storage.assign(kc * (mr + 1), kPoison);
+          for (size_t i = 0; i < mr; i++)
+            for (size_t j = 0; j < kc; j++) storage[j * (mr + 1) + i] = w[i * kc + j];
+          weights = {storage.data(), 1, mr + 1, bias.data()};
+        }
+        const bool use_bias = mode == 0 || layout == Layout::kPacked;
+        if (!use_bias) weights.bias = nullptr;
         // One row of slack at the end catches a read past the last row.
         std::vector<float> x = random_vector(kc * x_stride + 1, rng);
         std::vector<float> y((config.mr + 1) * y_stride, kPoison);
-        config.ukernel(mr, nc, kc, packed.data(), x.data(), x_stride, y.data(),
-                       y_stride);
-        const std::vector<double> want =
-            reference(1, 1, mr, kc, nc, x, 0, x_stride, w, bias.data());
+        std::vector<float> before = random_vector(mr * nc, rng);
+        if (accumulate) {
+          for (size_t i = 0; i < mr; i++)
+            for (size_t j = 0; j < nc; j++) y[i * y_stride + j] = before[i * nc + j];
+        }
+        config.ukernel(mr, nc, kc, weights, x.data(), x_stride, y.data(), y_stride,
+                       accumulate);
+        std::vector<double> want =
+            reference(1, 1, mr, kc, nc, x, 0, x_stride, w, use_bias && !accumulate ? bias.data() : nullptr);
+        if (accumulate) {
+          for (size_t i = 0; i < mr * nc; i++) want[i] += before[i];
+        }
         for (size_t i = 0; i < config.mr + 1; i++)
           for (size_t j = 0; j < y_stride; j++) {
             const float got = y[i * y_stride + j];
             const bool inside = i < mr && j < nc;
             if (inside ? !close(got, want[i * nc + j]) : got != kPoison) {
-              fail(std::string(config.isa) + " ukernel mr=" + std::to_string(mr) +
+              fail(std::string(config.isa) + " ukernel layout=" +
+                   std::to_string(static_cast<int>(layout)) + " mode=" +
+                   std::to_string(mode) + " mr=" + std::to_string(mr) +
                    " nc=" + std::to_string(nc) + " kc=" + std::to_string(kc) +
                    " at [" + std::to_string(i) + "][" + std::to_string(j) + "]" +
                    (inside ? " wrong value" : " written outside the tile"));
