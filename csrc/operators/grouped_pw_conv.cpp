@@ -50,14 +50,20 @@ void grouped_pw_conv_run(const GroupedPwConvArgs& args,
     }
     float* y = args.y + b * args.y_batch_stride +
                g * args.group_out * args.y_channel_stride + n0;
-    const float* w = args.packed_weight + g * panels * panel_size;
     for (size_t m0 = 0; m0 < args.group_out; m0 += config.mr) {
-      const F32GemmWeights panel{w + config.mr, 1, config.mr, w};
+      const size_t c = g * args.group_out + m0;
+      F32GemmWeights panel;
+      if (args.packed_weight != nullptr) {
+        const float* w = args.packed_weight + (g * panels + m0 / config.mr) * panel_size;
+        panel = {w + config.mr, 1, config.mr, w};
+      } else {
+        panel = {args.weight + c * args.w_stride_c, args.w_stride_c, args.w_stride_k,
+                 args.bias != nullptr ? args.bias + c : nullptr};
+      }
       config.ukernel(std::min(config.mr, args.group_out - m0), nc,
                      args.group_in, panel, x_panel.data(), config.nr,
                      y + m0 * args.y_channel_stride, args.y_channel_stride,
                      /*accumulate=*/false);
-      w += panel_size;
     }
   }
 }

@@ -3,7 +3,8 @@
 //
 // For batch b, group g, output channel c = g*m + i and position l:
 //   y[b][c][l] = bias[c] + sum_{j<k} weight[c][j] * x[b][g*k + j][l]
-// with the weights packed by f32_gemm_pack_weights for the config's mr.
+// with the weights either packed by f32_gemm_pack_weights for the config's
+// mr, or read in place.
 #pragma once
 
 #include <cstddef>
@@ -19,7 +20,13 @@ struct GroupedPwConvArgs {
   size_t length;     // sequence positions; contiguous in x and y
   const float* x;
   size_t x_batch_stride, x_channel_stride;
+  // Packed: packed_weight from f32_gemm_pack_weights (bias included).
+  // Otherwise weight[c][j] at weight + c * w_stride_c + j * w_stride_k and
+  // bias (contiguous, or null).
   const float* packed_weight;
+  const float* weight;
+  size_t w_stride_c, w_stride_k;
+  const float* bias;
   float* y;
   size_t y_batch_stride, y_channel_stride;
 };

@@ -26,19 +26,14 @@ void check_float_cpu(const at::Tensor& t, const char* name) {
               name, " of dtype float32, got ", c10::getDtypeNames(t.scalar_type()).first);
 }
 
-void check_weight(const at::Tensor& weight) {
+void check_weight(const at::Tensor& weight, const std::optional<at::Tensor>& bias,
+                  int64_t groups) {
+  TORCH_CHECK(groups > 0, "grouped_pw_conv: expected groups > 0, got ", groups);
   check_float_cpu(weight, "weight");
   TORCH_CHECK(weight.dim() == 2 || (weight.dim() == 3 && weight.size(2) == 1),
               "grouped_pw_conv: expected weight of shape [out_channels, "
               "in_channels/groups] or [out_channels, in_channels/groups, 1], got ",
               weight.sizes());
-}
-
-at::Tensor pack_pw_weight_cpu(const at::Tensor& weight,
-                              const std::optional<at::Tensor>& bias,
-                              int64_t groups) {
-  TORCH_CHECK(groups > 0, "grouped_pw_conv: expected groups > 0, got ", groups);
-  check_weight(weight);
   const int64_t out_channels = weight.size(0);
   TORCH_CHECK(out_channels % groups == 0, "grouped_pw_conv: expected out_channels (",
               out_channels, ") divisible by groups (", groups, ")");
@@ -48,6 +43,13 @@ at::Tensor pack_pw_weight_cpu(const at::Tensor& weight,
                 "grouped_pw_conv: expected bias of shape [", out_channels,
                 "], got ", bias->sizes());
   }
+}
+
+at::Tensor pack_pw_weight_cpu(const at::Tensor& weight,
+                              const std::optional<at::Tensor>& bias,
+                              int64_t groups) {
+  check_weight(weight, bias, groups);
+  const int64_t out_channels = weight.size(0);
   const F32GemmConfig& config = selected_gemm_config();
   const size_t m = out_channels / groups, k = weight.size(1);
   const int64_t panels = f32_gemm_panel_count(m, config.mr);
@@ -68,46 +70,28 @@ at::Tensor pack_pw_weight_cpu(const at::Tensor& weight,
   return packed;
 }
 
-at::Tensor grouped_pw_conv_packed_cpu(const at::Tensor& x_in,
-                                      const at::Tensor& packed_in,
-                                      int64_t out_channels) {
-  check_float_cpu(x_in, "x");
-  check_float_cpu(packed_in, "packed_weight");
-  TORCH_CHECK(x_in.dim() == 3, "grouped_pw_conv: expected x of shape [batch, "
-              "in_channels, length], got ", x_in.sizes());
-  const F32GemmConfig& config = selected_gemm_config();
-  TORCH_CHECK(packed_in.dim() == 4 && packed_in.size(3) == static_cast<int64_t>(config.mr),
-              "grouped_pw_conv_packed: expected packed_weight from pack_pw_weight for the "
-              "selected CPU kernel (", config.isa, ", shape [groups, panels, "
-              "in_channels/groups + 1, ", config.mr, "]), got shape ", packed_in.sizes());
-  const int64_t groups = packed_in.size(0), k = packed_in.size(2) - 1;
-  TORCH_CHECK(x_in.size(1) == groups * k, "grouped_pw_conv: expected x with ",
-              groups * k, " channels (groups ", groups, " x ", k,
-              " per group, from the weight), got ", x_in.size(1));
-  TORCH_CHECK(out_channels >= 0 && out_channels % groups == 0,
-              "grouped_pw_conv_packed: expected out_channels divisible by groups (",
-              groups, "), got ", out_channels);
-  const int64_t m = out_channels / groups;
-  TORCH_CHECK(packed_in.size(1) == static_cast<int64_t>(f32_gemm_panel_count(m, config.mr)),
-              "grouped_pw_conv_packed: packed_weight has ", packed_in.size(1),
-              " panels of ", config.mr, " rows, which does not fit out_channels ",
-              out_channels);
-
+// Runs the operator on x with the weights `args` already describes.
+at::Tensor run_grouped_pw_conv(const at::Tensor& x_in, int64_t groups,
+                               int64_t out_channels, GroupedPwConvArgs args) {
   // The kernels read each channel row as contiguous positions; any batch and
   // channel strides are used as they are.
   const at::Tensor x = x_in.stride(2) == 1 ? x_in : x_in.contiguous();
-  const at::Tensor packed = packed_in.contiguous();
   const int64_t batch = x.size(0), length = x.size(2);
   at::Tensor y = at::empty({batch, out_channels, length}, x.options());
   if (y.numel() == 0) return y;
 
-  const GroupedPwConvArgs args{
-      static_cast<size_t>(batch), static_cast<size_t>(groups),
-      static_cast<size_t>(m), static_cast<size_t>(k), static_cast<size_t>(length),
-      x.data_ptr<float>(), static_cast<size_t>(x.stride(0)),
-      static_cast<size_t>(x.stride(1)), packed.data_ptr<float>(),
-      y.data_ptr<float>(), static_cast<size_t>(y.stride(0)),
-      static_cast<size_t>(y.stride(1))};
+  const F32GemmConfig& config = selected_gemm_config();
+  args.batch = batch;
+  args.groups = groups;
+  args.group_out = out_channels / groups;
+  args.group_in = x.size(1) / groups;
+  args.length = length;
+  args.x = x.data_ptr<float>();
+  args.x_batch_stride = x.stride(0);
+  args.x_channel_stride = x.stride(1);
+  args.y = y.data_ptr<float>();
+  args.y_batch_stride = y.stride(0);
+  args.y_channel_stride = y.stride(1);
   const size_t task_flops = std::max<size_t>(1, grouped_pw_conv_task_flops(args, config));
   const int64_t grain = std::max<size_t>(1, kMinFlopsPerThread / task_flops);
   at::parallel_for(0, grouped_pw_conv_task_count(args, config), grain,
@@ -117,23 +101,61 @@ at::Tensor grouped_pw_conv_packed_cpu(const at::Tensor& x_in,
   return y;
 }
 
-at::Tensor grouped_pw_conv_cpu(const at::Tensor& x, const at::Tensor& weight,
-                               const std::optional<at::Tensor>& bias,
-                               int64_t groups) {
+void check_x(const at::Tensor& x) {
   check_float_cpu(x, "x");
   TORCH_CHECK(x.dim() == 3, "grouped_pw_conv: expected x of shape [batch, "
               "in_channels, length], got ", x.sizes());
-  TORCH_CHECK(groups > 0, "grouped_pw_conv: expected groups > 0, got ", groups);
+}
+
+at::Tensor grouped_pw_conv_packed_cpu(const at::Tensor& x,
+                                      const at::Tensor& packed_in,
+                                      int64_t out_channels) {
+  check_x(x);
+  check_float_cpu(packed_in, "packed_weight");
+  const F32GemmConfig& config = selected_gemm_config();
+  TORCH_CHECK(packed_in.dim() == 4 && packed_in.size(3) == static_cast<int64_t>(config.mr),
+              "grouped_pw_conv_packed: expected packed_weight from pack_pw_weight for the "
+              "selected CPU kernel (", config.isa, ", shape [groups, panels, "
+              "in_channels/groups + 1, ", config.mr, "]), got shape ", packed_in.sizes());
+  const int64_t groups = packed_in.size(0), k = packed_in.size(2) - 1;
+  TORCH_CHECK(x.size(1) == groups * k, "grouped_pw_conv: expected x with ",
+              groups * k, " channels (groups ", groups, " x ", k,
+              " per group, from the weight), got ", x.size(1));
+  TORCH_CHECK(out_channels >= 0 && out_channels % groups == 0,
+              "grouped_pw_conv_packed: expected out_channels divisible by groups (",
+              groups, "), got ", out_channels);
+  TORCH_CHECK(packed_in.size(1) == static_cast<int64_t>(
+                                       f32_gemm_panel_count(out_channels / groups, config.mr)),
+              "grouped_pw_conv_packed: packed_weight has ", packed_in.size(1),
+              " panels of ", config.mr, " rows, which does not fit out_channels ",
+              out_channels);
+  const at::Tensor packed = packed_in.contiguous();
+  GroupedPwConvArgs args{};
+  args.packed_weight = packed.data_ptr<float>();
+  return run_grouped_pw_conv(x, groups, out_channels, args);
+}
+
+at::Tensor grouped_pw_conv_cpu(const at::Tensor& x, const at::Tensor& weight,
+                               const std::optional<at::Tensor>& bias,
+                               int64_t groups) {
+  check_x(x);
+  check_weight(weight, bias, groups);
   TORCH_CHECK(x.size(1) % groups == 0, "grouped_pw_conv: expected in_channels (",
               x.size(1), ") divisible by groups (", groups, ")");
-  check_weight(weight);
   TORCH_CHECK(weight.size(1) == x.size(1) / groups,
               "grouped_pw_conv: expected weight of shape [out_channels, ",
               x.size(1) / groups, "] or [out_channels, ", x.size(1) / groups,
               ", 1] for x with ", x.size(1), " channels and groups=", groups,
               ", got ", weight.sizes());
-  return grouped_pw_conv_packed_cpu(x, pack_pw_weight_cpu(weight, bias, groups),
-                                    weight.size(0));
+  // Weights are read in place: packing them per call would cost more than
+  // the in-place reads lose (see README, "Packing").
+  const at::Tensor b = bias.has_value() ? bias->contiguous() : at::Tensor();
+  GroupedPwConvArgs args{};
+  args.weight = weight.data_ptr<float>();
+  args.w_stride_c = weight.stride(0);
+  args.w_stride_k = weight.stride(1);
+  args.bias = b.defined() ? b.data_ptr<float>() : nullptr;
+  return run_grouped_pw_conv(x, groups, weight.size(0), args);
 }
 
 }  // namespace
