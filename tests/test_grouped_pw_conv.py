@@ -98,7 +98,7 @@ def test_empty(isa, shape):
     [
         ((1, 8, 5), (8, 2, 1), None, 0, r"groups > 0, got 0"),
         ((1, 8, 5), (8, 2, 1), None, -4, r"groups > 0, got -4"),
-        ((1, 8, 5), (8, 2, 1), None, 3, r"in_channels \(8\) divisible by groups \(3\)"),
+        ((1, 8, 5), (9, 2, 1), None, 3, r"in_channels \(8\) divisible by groups \(3\)"),
         ((1, 8, 5), (6, 2, 1), None, 4, r"out_channels \(6\) divisible by groups \(4\)"),
         ((1, 8, 5), (8, 4, 1), None, 4, r"weight of shape \[out_channels, 2\].*got \[8, 4, 1\]"),
         ((1, 8, 5), (8, 2, 3), None, 4, r"got \[8, 2, 3\]"),
