@@ -9,6 +9,8 @@ import torch
 from . import _C  # noqa: F401  (registers the ops' schemas and CPU kernels)
 from . import ops
 from .ops import (
+    attention_reference,
+    fused_attention,
     cpu_gemm_tile,
     cpu_isa,
     cpu_isas,
@@ -19,6 +21,8 @@ from .ops import (
 )
 
 __all__ = [
+    "attention_reference",
+    "fused_attention",
     "cpu_gemm_tile",
     "cpu_isa",
     "cpu_isas",

@@ -33,6 +33,32 @@ def grouped_pw_conv_packed(x: Tensor, packed_weight: Tensor, out_channels: int) 
     return torch.ops.sqbert.grouped_pw_conv_packed(x, packed_weight, out_channels)
 
 
+def fused_attention(q: Tensor, k: Tensor, v: Tensor, mask: Optional[Tensor], num_heads: int) -> Tensor:
+    """Multi-head attention on NCW ``[B, C, L]`` q, k, v, returning the NCW context.
+
+    Head h uses channels ``h*d .. h*d+d-1`` (``d = C / num_heads``); ``mask`` is
+    None or an additive float mask broadcastable to ``[B, num_heads, L, L]``.
+    Equals Hugging Face SqueezeBERT's attention (scores / sqrt(d) + mask,
+    softmax, context laid back as ``transpose_output`` does). float32.
+    """
+    return torch.ops.sqbert.fused_attention(q, k, v, mask, num_heads)
+
+
+def attention_reference(q: Tensor, k: Tensor, v: Tensor, mask: Optional[Tensor], num_heads: int) -> Tensor:
+    """:func:`fused_attention` composed of stock PyTorch ops, the way Hugging
+    Face's SqueezeBERT computes it (differentiable, any dtype and device)."""
+    batch, channels, length = q.shape
+    d = channels // num_heads
+    q_h = q.reshape(batch, num_heads, d, length).transpose(2, 3)
+    k_h = k.reshape(batch, num_heads, d, length)
+    v_h = v.reshape(batch, num_heads, d, length).transpose(2, 3)
+    scores = torch.matmul(q_h, k_h) / d**0.5
+    if mask is not None:
+        scores = scores + mask
+    context = torch.matmul(torch.softmax(scores, dim=-1), v_h)
+    return context.transpose(2, 3).reshape(batch, channels, length)
+
+
 def cpu_isas() -> List[str]:
     """The ISAs this build and CPU have kernels for, fastest first."""
     return torch.ops.sqbert.cpu_isas()
@@ -91,6 +117,42 @@ def _grouped_pw_conv_packed_fake(x, packed_weight, out_channels):
     return x.new_empty(x.shape[0], out_channels, x.shape[2])
 
 
+@torch.library.register_fake("sqbert::fused_attention")
+def _fused_attention_fake(q, k, v, mask, num_heads):
+    torch._check(q.dim() == 3, lambda: f"fused_attention: expected q of shape [batch, channels, length], got {tuple(q.shape)}")
+    torch._check(k.shape == q.shape and v.shape == q.shape,
+                 lambda: f"fused_attention: expected q, k, v of one shape, got {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
+    torch._check(num_heads > 0 and q.shape[1] % num_heads == 0,
+                 lambda: f"fused_attention: expected channels ({q.shape[1]}) divisible by num_heads ({num_heads})")
+    return q.new_empty(q.shape)
+
+
+def _attention_setup_context(ctx, inputs, output):
+    q, k, v, mask, num_heads = inputs
+    ctx.save_for_backward(q, k, v, mask)
+    ctx.num_heads = num_heads
+
+
+def _attention_backward(ctx, grad):
+    # The backward recomputes the reference composition and differentiates it:
+    # what FlashAttention's backward does, without a hand-written kernel.
+    q, k, v, mask = ctx.saved_tensors
+    inputs = [t.detach().requires_grad_(needs) for t, needs in zip((q, k, v), ctx.needs_input_grad)]
+    wants_mask = mask is not None and ctx.needs_input_grad[3]
+    if wants_mask:
+        mask = mask.detach().requires_grad_(True)
+    with torch.enable_grad():
+        out = attention_reference(*inputs, mask, ctx.num_heads)
+    wanted = [t for t in inputs if t.requires_grad] + ([mask] if wants_mask else [])
+    grads = iter(torch.autograd.grad(out, wanted, grad))
+    result = [next(grads) if t.requires_grad else None for t in inputs]
+    return (*result, next(grads) if wants_mask else None, None)
+
+
+torch.library.register_autograd("sqbert::fused_attention", _attention_backward,
+                                setup_context=_attention_setup_context)
+
+
 def _setup_context(ctx, inputs, output):
     x, weight, bias, groups = inputs
     ctx.save_for_backward(x, weight)
@@ -133,3 +195,9 @@ def _grouped_pw_conv_flops(x_shape, w_shape, *args, out_shape=None, **kwargs) ->
 def _grouped_pw_conv_packed_flops(x_shape, packed_shape, out_channels, *args, out_shape=None, **kwargs) -> int:
     batch, _, length = x_shape
     return 2 * batch * length * out_channels * (packed_shape[2] - 1)
+
+
+@register_flop_formula(torch.ops.sqbert.fused_attention)
+def _fused_attention_flops(q_shape, *args, out_shape=None, **kwargs) -> int:
+    batch, channels, length = q_shape
+    return 4 * batch * channels * length * length

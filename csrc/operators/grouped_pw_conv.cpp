@@ -11,24 +11,24 @@ namespace {
 
 size_t divide_round_up(size_t n, size_t q) { return (n + q - 1) / q; }
 
-size_t block_count(const GroupedPwConvArgs& args, const F32GemmConfig& config) {
+size_t block_count(const GroupedPwConvArgs& args, const KernelConfig& config) {
   return divide_round_up(args.length, config.nr);
 }
 
 }  // namespace
 
 size_t grouped_pw_conv_task_count(const GroupedPwConvArgs& args,
-                                  const F32GemmConfig& config) {
+                                  const KernelConfig& config) {
   return args.batch * args.groups * block_count(args, config);
 }
 
 size_t grouped_pw_conv_task_flops(const GroupedPwConvArgs& args,
-                                  const F32GemmConfig& config) {
+                                  const KernelConfig& config) {
   return 2 * args.group_out * args.group_in * config.nr;
 }
 
 void grouped_pw_conv_run(const GroupedPwConvArgs& args,
-                         const F32GemmConfig& config, size_t task_begin,
+                         const KernelConfig& config, size_t task_begin,
                          size_t task_end) {
   const size_t blocks = block_count(args, config);
   const size_t panels = f32_gemm_panel_count(args.group_out, config.mr);

@@ -9,7 +9,7 @@
 
 #include <cstddef>
 
-#include "../kernels/f32_gemm_config.h"
+#include "../kernels/kernel_config.h"
 
 namespace sqbert {
 
@@ -34,14 +34,14 @@ struct GroupedPwConvArgs {
 // A task is one (batch, group, block of positions) with all of the group's
 // output channels, so consecutive tasks share a group's packed weights.
 size_t grouped_pw_conv_task_count(const GroupedPwConvArgs& args,
-                                  const F32GemmConfig& config);
+                                  const KernelConfig& config);
 
 // FLOPs in one task, for choosing how finely to split the work.
 size_t grouped_pw_conv_task_flops(const GroupedPwConvArgs& args,
-                                  const F32GemmConfig& config);
+                                  const KernelConfig& config);
 
 void grouped_pw_conv_run(const GroupedPwConvArgs& args,
-                         const F32GemmConfig& config, size_t task_begin,
+                         const KernelConfig& config, size_t task_begin,
                          size_t task_end);
 
 }  // namespace sqbert

@@ -6,11 +6,11 @@
 #include <string>
 #include <vector>
 
-#include "../kernels/f32_gemm_config.h"
+#include "../kernels/kernel_config.h"
 
 namespace sqbert {
 
-const F32GemmConfig& selected_gemm_config();
+const KernelConfig& selected_kernel_config();
 
 // The ISAs this build and CPU have kernels for, fastest first.
 std::vector<std::string> cpu_isas();

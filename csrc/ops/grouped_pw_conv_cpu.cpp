@@ -50,7 +50,7 @@ at::Tensor pack_pw_weight_cpu(const at::Tensor& weight,
                               int64_t groups) {
   check_weight(weight, bias, groups);
   const int64_t out_channels = weight.size(0);
-  const F32GemmConfig& config = selected_gemm_config();
+  const KernelConfig& config = selected_kernel_config();
   const size_t m = out_channels / groups, k = weight.size(1);
   const int64_t panels = f32_gemm_panel_count(m, config.mr);
   at::Tensor packed = at::empty(
@@ -80,7 +80,7 @@ at::Tensor run_grouped_pw_conv(const at::Tensor& x_in, int64_t groups,
   at::Tensor y = at::empty({batch, out_channels, length}, x.options());
   if (y.numel() == 0) return y;
 
-  const F32GemmConfig& config = selected_gemm_config();
+  const KernelConfig& config = selected_kernel_config();
   args.batch = batch;
   args.groups = groups;
   args.group_out = out_channels / groups;
@@ -112,7 +112,7 @@ at::Tensor grouped_pw_conv_packed_cpu(const at::Tensor& x,
                                       int64_t out_channels) {
   check_x(x);
   check_float_cpu(packed_in, "packed_weight");
-  const F32GemmConfig& config = selected_gemm_config();
+  const KernelConfig& config = selected_kernel_config();
   TORCH_CHECK(packed_in.dim() == 4 && packed_in.size(3) == static_cast<int64_t>(config.mr),
               "grouped_pw_conv_packed: expected packed_weight from pack_pw_weight for the "
               "selected CPU kernel (", config.isa, ", shape [groups, panels, "

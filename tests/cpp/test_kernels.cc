@@ -4,14 +4,16 @@
 // up to its tile, many kc, strided rows, and poisoned outputs: an element the
 // kernel should write but does not, or one it should leave but writes, fails.
 #include <cmath>
+#include <limits>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
 
-#include "kernels/f32_gemm_config.h"
+#include "kernels/kernel_config.h"
 #include "kernels/f32_gemm_pack.h"
+#include "operators/fused_attention.h"
 #include "operators/grouped_pw_conv.h"
 
 namespace {
@@ -58,7 +60,7 @@ std::vector<double> reference(size_t batch, size_t groups, size_t m, size_t k,
 // read in place, and a [k, m] matrix read transposed (attention's keys).
 enum class Layout { kPacked, kRows, kColumns };
 
-void test_ukernel(const F32GemmConfig& config, std::mt19937& rng) {
+void test_ukernel(const KernelConfig& config, std::mt19937& rng) {
   const size_t kcs[] = {0, 1, 2, 3, 4, 5, 7, 8, 16, 17, 33, 64, 191};
   const Layout layouts[] = {Layout::kPacked, Layout::kRows, Layout::kColumns};
   for (Layout layout : layouts)
@@ -154,23 +156,46 @@ void test_pack_layout(std::mt19937& rng) {
       if (no_bias[p * (1 + k) * mr + i] != 0.0f) fail("pack without bias is not zero");
 }
 
-void test_operator(const F32GemmConfig& config, std::mt19937& rng) {
+void test_operator(const KernelConfig& config, std::mt19937& rng) {
   struct Case { size_t batch, groups, m, k, length; };
   const Case cases[] = {{1, 1, 1, 1, 1},  {2, 4, 7, 5, 17},   {3, 2, 13, 9, 33},
                         {1, 4, 48, 48, 128}, {2, 3, 5, 31, 1}, {1, 1, 0, 4, 3}};
-  for (const Case& t : cases) {
+  for (const Case& t : cases)
+  for (bool packed_weights : {true, false}) {
     // x with gaps: channel stride length + 2, batch stride one channel more.
     const size_t xcs = t.length + 2, xbs = (t.groups * t.k + 1) * xcs;
     const size_t ycs = t.length + 1, ybs = t.groups * t.m * ycs + 3;
     std::vector<float> x = random_vector(t.batch * xbs, rng);
+    // Weights read in place are stored transposed ([k][groups*m]).
     std::vector<float> w = random_vector(t.groups * t.m * t.k, rng);
+    std::vector<float> wt(w.size());
+    for (size_t c = 0; c < t.groups * t.m; c++)
+      for (size_t j = 0; j < t.k; j++) wt[j * t.groups * t.m + c] = w[c * t.k + j];
     std::vector<float> bias = random_vector(t.groups * t.m, rng);
     std::vector<float> packed(f32_gemm_packed_size(t.groups, t.m, t.k, config.mr));
     f32_gemm_pack_weights(t.m, t.k, config.mr, 0, t.groups * f32_gemm_panel_count(t.m, config.mr),
                           w.data(), t.k, 1, bias.data(), 1, packed.data());
     std::vector<float> y(t.batch * ybs, kPoison);
-    const GroupedPwConvArgs args{t.batch, t.groups, t.m, t.k, t.length, x.data(), xbs, xcs,
-                                 packed.data(), y.data(), ybs, ycs};
+    GroupedPwConvArgs args{};
+    args.batch = t.batch;
+    args.groups = t.groups;
+    args.group_out = t.m;
+    args.group_in = t.k;
+    args.length = t.length;
+    args.x = x.data();
+    args.x_batch_stride = xbs;
+    args.x_channel_stride = xcs;
+    if (packed_weights) {
+      args.packed_weight = packed.data();
+    } else {
+      args.weight = wt.data();
+      args.w_stride_c = 1;
+      args.w_stride_k = t.groups * t.m;
+      args.bias = bias.data();
+    }
+    args.y = y.data();
+    args.y_batch_stride = ybs;
+    args.y_channel_stride = ycs;
     // Run the tasks in two uneven ranges, as two threads would.
     const size_t tasks = grouped_pw_conv_task_count(args, config);
     grouped_pw_conv_run(args, config, 0, tasks / 3);
@@ -183,7 +208,8 @@ void test_operator(const F32GemmConfig& config, std::mt19937& rng) {
       const bool ok = inside ? close(y[i], want[(b * t.groups * t.m + c) * t.length + l])
                              : y[i] == kPoison;
       if (!ok) {
-        fail(std::string(config.isa) + " operator batch=" + std::to_string(t.batch) +
+        fail(std::string(config.isa) + (packed_weights ? " packed" : " in-place") +
+             " operator batch=" + std::to_string(t.batch) +
              " groups=" + std::to_string(t.groups) + " m=" + std::to_string(t.m) +
              " k=" + std::to_string(t.k) + " length=" + std::to_string(t.length) +
              (inside ? " wrong value" : " written outside the output"));
@@ -193,15 +219,131 @@ void test_operator(const F32GemmConfig& config, std::mt19937& rng) {
   }
 }
 
+void test_online_softmax(const KernelConfig& config, std::mt19937& rng) {
+  const size_t nr = config.nr;
+  const float ninf = -std::numeric_limits<float>::infinity();
+  const size_t bks[] = {1, 2, 5, 16, 97};
+  const size_t ds[] = {0, 1, 7, 64};
+  for (size_t bk : bks)
+    for (size_t d : ds) {
+      std::vector<float> s = random_vector(bk * nr, rng);
+      for (float& x : s) x *= 20.0f;
+      std::vector<float> m = random_vector(nr, rng), l = random_vector(nr, rng);
+      std::vector<float> o = random_vector(d * nr, rng);
+      for (size_t n = 0; n < nr; n++) l[n] += 2.0f;
+      // Lane 0: nothing seen yet. Lane 1: all -inf so far and in this block.
+      m[0] = ninf;
+      l[0] = 0.0f;
+      if (nr > 1) {
+        m[1] = ninf;
+        l[1] = 0.0f;
+        for (size_t j = 0; j < bk; j++) s[j * nr + 1] = ninf;
+        for (size_t c = 0; c < d; c++) o[c * nr + 1] = 0.0f;
+      }
+      const std::vector<float> s0 = s, m0 = m, l0 = l, o0 = o;
+      config.online_softmax(bk, d, s.data(), m.data(), l.data(), o.data());
+      for (size_t n = 0; n < nr; n++) {
+        double m_new = m0[n];
+        for (size_t j = 0; j < bk; j++) m_new = std::max<double>(m_new, s0[j * nr + n]);
+        const double ref = std::isinf(m_new) ? 0.0 : m_new;
+        const double alpha = std::exp(double(m0[n]) - ref);
+        double sum = 0.0;
+        bool ok = float(m_new) == m[n];
+        for (size_t j = 0; j < bk; j++) {
+          const double p = std::exp(double(s0[j * nr + n]) - ref);
+          sum += p;
+          ok = ok && close(s[j * nr + n], p);
+        }
+        ok = ok && close(l[n], l0[n] * alpha + sum);
+        for (size_t c = 0; c < d; c++) ok = ok && close(o[c * nr + n], o0[c * nr + n] * alpha);
+        if (!ok) {
+          fail(std::string(config.isa) + " online_softmax bk=" + std::to_string(bk) +
+               " d=" + std::to_string(d) + " lane " + std::to_string(n));
+          return;
+        }
+      }
+    }
+}
+
+void test_attention(const KernelConfig& config, std::mt19937& rng) {
+  struct Case { size_t batch, heads, d, length; bool mask; };
+  const Case cases[] = {{1, 1, 1, 1, false}, {2, 3, 8, 7, true},   {1, 2, 16, 33, true},
+                        {2, 1, 5, 130, true}, {1, 2, 64, 200, false}};
+  for (const Case& t : cases) {
+    const size_t channels = t.heads * t.d, L = t.length;
+    const size_t cs = L + 3, bs = channels * cs + 1;  // gaps between rows and batches
+    std::vector<float> q = random_vector(t.batch * bs, rng), k = random_vector(t.batch * bs, rng),
+                       v = random_vector(t.batch * bs, rng);
+    // mask[b][i][j] shared by the heads; some rows and keys masked out.
+    std::vector<float> mask = random_vector(t.batch * L * L, rng);
+    for (size_t i = 0; i < mask.size(); i++) {
+      if (i % 7 == 3) mask[i] = -std::numeric_limits<float>::infinity();
+    }
+    std::vector<float> out(t.batch * bs, kPoison);
+    FusedAttentionArgs args{};
+    args.batch = t.batch;
+    args.heads = t.heads;
+    args.head_dim = t.d;
+    args.length = L;
+    args.q = q.data(); args.k = k.data(); args.v = v.data(); args.out = out.data();
+    args.q_batch_stride = args.k_batch_stride = args.v_batch_stride = args.out_batch_stride = bs;
+    args.q_channel_stride = args.k_channel_stride = args.v_channel_stride = args.out_channel_stride = cs;
+    if (t.mask) {
+      args.mask = mask.data();
+      args.mask_stride[0] = L * L;
+      args.mask_stride[1] = 0;
+      args.mask_stride[2] = L;
+      args.mask_stride[3] = 1;
+    }
+    args.scale = 1.0f / std::sqrt(float(t.d));
+    const size_t tasks = fused_attention_task_count(args, config);
+    fused_attention_run(args, config, 0, tasks / 2);
+    fused_attention_run(args, config, tasks / 2, tasks);
+    bool ok = true;
+    for (size_t b = 0; b < t.batch && ok; b++)
+      for (size_t h = 0; h < t.heads && ok; h++)
+        for (size_t i = 0; i < L && ok; i++) {
+          std::vector<double> p(L);
+          double mx = -std::numeric_limits<double>::infinity(), sum = 0.0;
+          for (size_t j = 0; j < L; j++) {
+            double dot = 0.0;
+            for (size_t c = 0; c < t.d; c++)
+              dot += double(q[b * bs + (h * t.d + c) * cs + i]) * k[b * bs + (h * t.d + c) * cs + j];
+            p[j] = dot * args.scale + (t.mask ? mask[(b * L + i) * L + j] : 0.0f);
+            mx = std::max(mx, p[j]);
+          }
+          for (size_t j = 0; j < L; j++) sum += p[j] = std::isinf(mx) ? 0.0 : std::exp(p[j] - mx);
+          for (size_t c = 0; c < t.d && ok; c++) {
+            double want = 0.0;
+            for (size_t j = 0; j < L; j++) want += p[j] * v[b * bs + (h * t.d + c) * cs + j];
+            want = sum > 0.0 ? want / sum : 0.0;
+            ok = close(out[b * bs + (h * t.d + c) * cs + i], want);
+          }
+        }
+    // Gaps between rows and batches must stay untouched.
+    for (size_t i = 0; i < out.size() && ok; i++) {
+      const bool gap = i % bs == channels * cs || (i % bs) % cs >= L;
+      if (gap) ok = out[i] == kPoison;
+    }
+    if (!ok) {
+      fail(std::string(config.isa) + " attention batch=" + std::to_string(t.batch) +
+           " heads=" + std::to_string(t.heads) + " d=" + std::to_string(t.d) +
+           " length=" + std::to_string(L));
+    }
+  }
+}
+
 }  // namespace
 
 int main() {
   std::mt19937 rng(42);
   test_pack_layout(rng);
-  for (const F32GemmConfig& config : f32_gemm_configs()) {
+  for (const KernelConfig& config : kernel_configs()) {
     std::printf("testing %s (%zux%zu)\n", config.isa, config.mr, config.nr);
     test_ukernel(config, rng);
     test_operator(config, rng);
+    test_online_softmax(config, rng);
+    test_attention(config, rng);
   }
   if (failures) {
     std::fprintf(stderr, "%d failures\n", failures);

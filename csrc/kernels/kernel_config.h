@@ -1,5 +1,6 @@
-// Which f32 GEMM micro-kernel runs: every kernel this build has, and the
-// best one the CPU supports, chosen at run time.
+// Which micro-kernels run: every ISA's set this build has, and the best one
+// the CPU supports, chosen at run time. The kernels of one set share the
+// tile width nr, so attention can pass GEMM tiles to the softmax.
 #pragma once
 
 #include <cstddef>
@@ -7,21 +8,23 @@
 #include <vector>
 
 #include "f32_gemm.h"
+#include "f32_softmax.h"
 
 namespace sqbert {
 
-struct F32GemmConfig {
+struct KernelConfig {
   const char* isa;  // "avx2", "neon" or "scalar"
   f32_gemm_ukernel_fn ukernel;
   size_t mr;  // output channels per tile
   size_t nr;  // sequence positions per tile
+  f32_softmax_ukernel_fn online_softmax;  // over nr lanes
 };
 
 // The kernels this build has that this CPU can run, fastest first; the
 // scalar reference is always last.
-const std::vector<F32GemmConfig>& f32_gemm_configs();
+const std::vector<KernelConfig>& kernel_configs();
 
 // The config for `isa`, or null when this build or CPU lacks it.
-const F32GemmConfig* f32_gemm_config(const std::string& isa);
+const KernelConfig* kernel_config(const std::string& isa);
 
 }  // namespace sqbert

@@ -1,0 +1,66 @@
+// x86 AVX2+FMA online softmax over 16 query lanes (two ymm per row).
+#if defined(__x86_64__) || defined(_M_X64)
+
+#include <immintrin.h>
+
+#include "f32_softmax.h"
+#include "isa_target.h"
+
+SQBERT_ISA_BEGIN_AVX2
+
+namespace sqbert {
+namespace {
+
+// exp(x) in float32 (Cephes' polynomial, about 1 ulp): 2^n * p(r) with
+// x = n ln2 + r. Exactly 0 below ln(FLT_MIN), -inf included.
+__m256 exp_ps(__m256 x) {
+  const __m256 valid = _mm256_cmp_ps(x, _mm256_set1_ps(-87.33654f), _CMP_GE_OQ);
+  x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(88.37626f)), _mm256_set1_ps(-87.33654f));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  const __m256i e = _mm256_slli_epi32(
+      _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_and_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(e)), valid);
+}
+
+}  // namespace
+
+void f32_online_softmax_16__avx2(size_t bk, size_t d, float* s, float* m,
+                                 float* l, float* o) {
+  for (size_t h = 0; h < 16; h += 8) {
+    const __m256 m_old = _mm256_loadu_ps(m + h);
+    __m256 m_new = m_old;
+    for (size_t j = 0; j < bk; j++) m_new = _mm256_max_ps(m_new, _mm256_loadu_ps(s + j * 16 + h));
+    // While every score is -inf, exponentiate against 0: exp(-inf) = 0.
+    const __m256 ninf = _mm256_set1_ps(-__builtin_inff());
+    const __m256 ref = _mm256_blendv_ps(m_new, _mm256_setzero_ps(),
+                                        _mm256_cmp_ps(m_new, ninf, _CMP_EQ_OQ));
+    const __m256 alpha = exp_ps(_mm256_sub_ps(m_old, ref));
+    __m256 sum = _mm256_setzero_ps();
+    for (size_t j = 0; j < bk; j++) {
+      const __m256 p = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(s + j * 16 + h), ref));
+      _mm256_storeu_ps(s + j * 16 + h, p);
+      sum = _mm256_add_ps(sum, p);
+    }
+    _mm256_storeu_ps(l + h, _mm256_fmadd_ps(_mm256_loadu_ps(l + h), alpha, sum));
+    for (size_t c = 0; c < d; c++) {
+      _mm256_storeu_ps(o + c * 16 + h, _mm256_mul_ps(_mm256_loadu_ps(o + c * 16 + h), alpha));
+    }
+    _mm256_storeu_ps(m + h, m_new);
+  }
+}
+
+}  // namespace sqbert
+
+SQBERT_ISA_END
+
+#endif

@@ -1,0 +1,46 @@
+// Multi-head attention on NCW activations, independent of torch: q, k, v
+// and the output are [batch][heads * head_dim][length] with positions
+// contiguous; head h owns channels h*d .. h*d+d-1. For each head,
+//
+//   out[:, i] = sum_j softmax_j(scale * q[:, i] . k[:, j] + mask[i][j]) v[:, j]
+//
+// laid back exactly as Hugging Face's SqueezeBERT transpose_output does.
+// q, k and v are read in place (no transposed copies); keys are processed
+// in blocks with an online softmax, so memory stays O(head_dim * tile) per
+// thread for any length.
+#pragma once
+
+#include <cstddef>
+
+#include "../kernels/kernel_config.h"
+
+namespace sqbert {
+
+struct FusedAttentionArgs {
+  size_t batch, heads, head_dim, length;
+  const float* q;
+  size_t q_batch_stride, q_channel_stride;
+  const float* k;
+  size_t k_batch_stride, k_channel_stride;
+  const float* v;
+  size_t v_batch_stride, v_channel_stride;
+  // Additive mask[b][h][i][j] at mask + b*s[0] + h*s[1] + i*s[2] + j*s[3]
+  // (stride 0 along broadcast axes), or null.
+  const float* mask;
+  size_t mask_stride[4];
+  float scale;  // usually 1 / sqrt(head_dim)
+  float* out;
+  size_t out_batch_stride, out_channel_stride;
+};
+
+// A task is one (batch, head, tile of nr queries) against all keys.
+size_t fused_attention_task_count(const FusedAttentionArgs& args,
+                                  const KernelConfig& config);
+size_t fused_attention_task_flops(const FusedAttentionArgs& args,
+                                  const KernelConfig& config);
+
+void fused_attention_run(const FusedAttentionArgs& args,
+                         const KernelConfig& config, size_t task_begin,
+                         size_t task_end);
+
+}  // namespace sqbert

@@ -1,0 +1,101 @@
+// CPU implementation of sqbert::fused_attention: argument checks, mask
+// broadcasting and threading around the torch-free operator.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <cmath>
+#include <optional>
+
+#include "../operators/fused_attention.h"
+#include "cpu_kernel.h"
+
+namespace sqbert {
+namespace {
+
+constexpr size_t kMinFlopsPerThread = 1 << 20;
+
+void check_qkv(const at::Tensor& t, const char* name, const at::Tensor& q) {
+  TORCH_CHECK(t.device().is_cpu(), "fused_attention: expected ", name,
+              " on the CPU, got it on ", t.device());
+  TORCH_CHECK(t.scalar_type() == at::kFloat, "fused_attention: expected ", name,
+              " of dtype float32, got ", c10::getDtypeNames(t.scalar_type()).first);
+  TORCH_CHECK(t.dim() == 3, "fused_attention: expected ", name,
+              " of shape [batch, channels, length], got ", t.sizes());
+  TORCH_CHECK(t.sizes() == q.sizes(), "fused_attention: expected ", name,
+              " of the same shape as q ", q.sizes(), ", got ", t.sizes());
+}
+
+at::Tensor fused_attention_cpu(const at::Tensor& q_in, const at::Tensor& k_in,
+                               const at::Tensor& v_in, const std::optional<at::Tensor>& mask_in,
+                               int64_t num_heads) {
+  check_qkv(q_in, "q", q_in);
+  check_qkv(k_in, "k", q_in);
+  check_qkv(v_in, "v", q_in);
+  const int64_t batch = q_in.size(0), channels = q_in.size(1), length = q_in.size(2);
+  TORCH_CHECK(num_heads > 0, "fused_attention: expected num_heads > 0, got ", num_heads);
+  TORCH_CHECK(channels % num_heads == 0, "fused_attention: expected channels (", channels,
+              ") divisible by num_heads (", num_heads, ")");
+  const std::vector<int64_t> full{batch, num_heads, length, length};
+  at::Tensor mask;
+  if (mask_in.has_value()) {
+    const at::Tensor& m = *mask_in;
+    TORCH_CHECK(m.device().is_cpu(), "fused_attention: expected mask on the CPU, got it on ",
+                m.device());
+    TORCH_CHECK(m.scalar_type() == at::kFloat,
+                "fused_attention: expected an additive mask of dtype float32, got ",
+                c10::getDtypeNames(m.scalar_type()).first);
+    bool fits = m.dim() <= 4;
+    for (int64_t i = 1; fits && i <= m.dim(); i++) {
+      fits = m.size(-i) == 1 || m.size(-i) == full[4 - i];
+    }
+    TORCH_CHECK(fits, "fused_attention: expected a mask broadcastable to [batch, num_heads, "
+                "length, length] = ", at::IntArrayRef(full), ", got ", m.sizes());
+    mask = m.expand(full);
+  }
+
+  const at::Tensor q = q_in.stride(2) == 1 ? q_in : q_in.contiguous();
+  const at::Tensor k = k_in.stride(2) == 1 ? k_in : k_in.contiguous();
+  const at::Tensor v = v_in.stride(2) == 1 ? v_in : v_in.contiguous();
+  at::Tensor out = at::empty({batch, channels, length}, q.options());
+  if (out.numel() == 0) return out;
+
+  const KernelConfig& config = selected_kernel_config();
+  const int64_t head_dim = channels / num_heads;
+  FusedAttentionArgs args{};
+  args.batch = batch;
+  args.heads = num_heads;
+  args.head_dim = head_dim;
+  args.length = length;
+  args.q = q.data_ptr<float>();
+  args.q_batch_stride = q.stride(0);
+  args.q_channel_stride = q.stride(1);
+  args.k = k.data_ptr<float>();
+  args.k_batch_stride = k.stride(0);
+  args.k_channel_stride = k.stride(1);
+  args.v = v.data_ptr<float>();
+  args.v_batch_stride = v.stride(0);
+  args.v_channel_stride = v.stride(1);
+  if (mask.defined()) {
+    args.mask = mask.data_ptr<float>();
+    for (int i = 0; i < 4; i++) args.mask_stride[i] = mask.stride(i);
+  }
+  args.scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  args.out = out.data_ptr<float>();
+  args.out_batch_stride = out.stride(0);
+  args.out_channel_stride = out.stride(1);
+  const size_t task_flops = std::max<size_t>(1, fused_attention_task_flops(args, config));
+  const int64_t grain = std::max<size_t>(1, kMinFlopsPerThread / task_flops);
+  at::parallel_for(0, fused_attention_task_count(args, config), grain,
+                   [&](int64_t begin, int64_t end) {
+                     fused_attention_run(args, config, begin, end);
+                   });
+  return out;
+}
+
+}  // namespace
+}  // namespace sqbert
+
+TORCH_LIBRARY_IMPL(sqbert, CPU, m) {
+  m.impl("fused_attention", &sqbert::fused_attention_cpu);
+}
