@@ -1,6 +1,17 @@
 """Prints, after the pytest-benchmark tables, each group's candidates as
 ratios against the group's baselines: on a shared machine only figures
 taken side by side in one run compare."""
+import pytest
+import torch
+
+
+@pytest.fixture
+def threads(request):
+    """Runs a benchmark with torch's intra-op pool at request.param threads."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(request.param)
+    yield request.param
+    torch.set_num_threads(previous)
 
 
 def pytest_terminal_summary(terminalreporter, config):
@@ -20,7 +31,7 @@ def pytest_terminal_summary(terminalreporter, config):
         cells = [f"{name} {flops / b.stats.median / 1e9:.1f} GF/s" for name, b in benches.items()
                  if name != "linear (dense)"]
         write(f"{group}: " + ", ".join(cells))
-        for ours in ("sqbert packed", "sqbert"):
+        for ours in ("sqbert packed", "sqbert", "sqbert fused"):
             if ours not in benches:
                 continue
             mine = benches[ours].stats.median

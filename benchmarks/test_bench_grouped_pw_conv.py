@@ -9,14 +9,6 @@ from sqbert_kernels.bench import SQUEEZEBERT_SHAPES, conv_case, sgemm_case
 CANDIDATES = ["sqbert packed", "sqbert", "conv1d", "bmm", "linear (dense)"]
 
 
-@pytest.fixture
-def threads(request):
-    previous = torch.get_num_threads()
-    torch.set_num_threads(request.param)
-    yield request.param
-    torch.set_num_threads(previous)
-
-
 @pytest.mark.parametrize("threads", [1, 2], indirect=True)
 def test_sgemm_ceiling(benchmark, threads):
     case = sgemm_case()

@@ -56,6 +56,31 @@ def conv_case(cin: int, cout: int, batch: int, length: int, groups: int = SQUEEZ
     return case
 
 
+def attention_case(batch: int, length: int, channels: int = 768, heads: int = 12) -> Case:
+    """Attention from NCW q, k, v to the NCW context, with transformers 5.x's
+    [B, 1, L, L] padding mask (the last batch row padded by a quarter)."""
+    d = channels // heads
+    q, k, v = (torch.randn(batch, channels, length) for _ in range(3))
+    mask = torch.zeros(batch, 1, length, length)
+    mask[-1, ..., length - length // 4:] = torch.finfo(torch.float32).min
+
+    def heads_last(t):
+        return t.view(batch, heads, d, length).transpose(2, 3)
+
+    def sdpa():
+        out = F.scaled_dot_product_attention(heads_last(q).contiguous(), heads_last(k).contiguous(),
+                                             heads_last(v).contiguous(), attn_mask=mask)
+        return out.transpose(2, 3).reshape(batch, channels, length)
+
+    case = Case(f"attention C{channels} H{heads} B{batch} L{length}", 4 * batch * channels * length**2)
+    case.candidates = {
+        "sqbert fused": lambda: ops.fused_attention(q, k, v, mask, heads),
+        "HF eager": lambda: ops.attention_reference(q, k, v, mask, heads),
+        "SDPA + transposes": sdpa,
+    }
+    return case
+
+
 def sgemm_case(n: int = 1024) -> Case:
     """The machine's fp32 ceiling: torch.mm on an n^3 product."""
     a, b = torch.randn(n, n), torch.randn(n, n)
@@ -79,6 +104,29 @@ def time_case(case: Case, rounds: int, min_round_s: float = 0.02) -> Dict[str, f
                 fn()
             samples[name].append((time.perf_counter() - start) / calls[name])
     return {name: statistics.median(s) for name, s in samples.items()}
+
+
+@torch.no_grad()
+def attention_report(threads: List[int], batches: List[int], lengths: List[int], rounds: int,
+                     progress=print) -> List[dict]:
+    rows = []
+    for nthreads in threads:
+        torch.set_num_threads(nthreads)
+        for batch in batches:
+            for length in lengths:
+                case = attention_case(batch, length)
+                times = time_case(case, rounds)
+                row = {"case": case.name, "threads": nthreads, "batch": batch, "length": length,
+                       "gflop": case.flops / 1e9, "ms": {k: v * 1e3 for k, v in times.items()},
+                       "gflops": {k: case.flops / v / 1e9 for k, v in times.items()}}
+                rows.append(row)
+                ms = row["ms"]
+                progress(f"  attention t{nthreads} B{batch} L{length:<4} fused {ms['sqbert fused']:7.3f} ms "
+                         f"{row['gflops']['sqbert fused']:6.1f} GF/s | HF eager {ms['HF eager']:7.3f} ms | "
+                         f"SDPA+transposes {ms['SDPA + transposes']:7.3f} ms | fused/HF "
+                         f"{ms['sqbert fused'] / ms['HF eager']:.2f}x time, fused/SDPA "
+                         f"{ms['sqbert fused'] / ms['SDPA + transposes']:.2f}x time")
+    return rows
 
 
 @torch.no_grad()
@@ -131,11 +179,14 @@ def main(argv=None) -> int:
 
     print(f"sqbert-bench: {platform.machine()}, torch {torch.__version__}, "
           f"kernels {ops.cpu_isa()} {ops.cpu_gemm_tile()}", flush=True)
-    rows = conv_report(args.threads, args.batch, args.length, args.rounds,
-                       progress=lambda s: print(s, flush=True))
+    progress = lambda s: print(s, flush=True)  # noqa: E731
+    print("grouped 1x1 convolutions (groups 4): GFLOP/s, and time ratios", flush=True)
+    conv = conv_report(args.threads, args.batch, args.length, args.rounds, progress)
+    print("attention (12 heads, C 768, NCW in and out)", flush=True)
+    attention = attention_report(args.threads, args.batch, args.length, args.rounds, progress)
     with open(args.json, "w") as f:
         json.dump({"machine": platform.machine(), "torch": torch.__version__,
-                   "isa": ops.cpu_isa(), "conv": rows}, f, indent=1)
+                   "isa": ops.cpu_isa(), "conv": conv, "attention": attention}, f, indent=1)
     print(f"wrote {args.json}")
     return 0
 

@@ -28,8 +28,9 @@ void fused_attention_run(const FusedAttentionArgs& args,
                          size_t task_end) {
   const size_t nr = config.nr, mr = config.mr, d = args.head_dim;
   // Keys per block: a whole number of GEMM tiles, and small enough that the
-  // score block stays in L1 beside the query tile and the context.
-  const size_t key_block = 16 * mr;
+  // score block (16 KiB on AVX2) stays in L1 beside the query tile and the
+  // context. Up to length 252, one block: no rescaling of the context.
+  const size_t key_block = (256 / mr) * mr;
   const size_t tiles = query_tiles(args, config);
   std::vector<float> q_tile(d * nr), scores(key_block * nr), context(d * nr);
   std::vector<float> running_max(nr), running_sum(nr);
@@ -82,11 +83,13 @@ void fused_attention_run(const FusedAttentionArgs& args,
       }
     }
 
+    // A query whose keys were all -inf attends to nothing: 0, not NaN.
+    for (size_t n = 0; n < nr; n++) {
+      running_sum[n] = running_sum[n] > 0.0f ? 1.0f / running_sum[n] : 0.0f;
+    }
     float* out = args.out + b * args.out_batch_stride + h * d * args.out_channel_stride + i0;
-    for (size_t n = 0; n < nc; n++) {
-      // A query whose keys were all -inf attends to nothing: 0, not NaN.
-      const float inv = running_sum[n] > 0.0f ? 1.0f / running_sum[n] : 0.0f;
-      for (size_t c = 0; c < d; c++) out[c * args.out_channel_stride + n] = context[c * nr + n] * inv;
+    for (size_t c = 0; c < d; c++) {
+      for (size_t n = 0; n < nc; n++) out[c * args.out_channel_stride + n] = context[c * nr + n] * running_sum[n];
     }
   }
 }
