@@ -9,6 +9,8 @@ import torch
 from . import _C  # noqa: F401  (registers the ops' schemas and CPU kernels)
 from . import ops
 from .ops import (
+    add_layernorm,
+    add_layernorm_reference,
     attention_reference,
     fused_attention,
     cpu_gemm_tile,
@@ -21,6 +23,8 @@ from .ops import (
 )
 
 __all__ = [
+    "add_layernorm",
+    "add_layernorm_reference",
     "attention_reference",
     "fused_attention",
     "cpu_gemm_tile",

@@ -4,19 +4,22 @@ FLOP formulas for ``torch.utils.flop_counter.FlopCounterMode``."""
 from typing import List, Optional
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.flop_counter import register_flop_formula
 
 from . import _C  # noqa: F401
 
 
-def grouped_pw_conv(x: Tensor, weight: Tensor, bias: Optional[Tensor], groups: int) -> Tensor:
+def grouped_pw_conv(x: Tensor, weight: Tensor, bias: Optional[Tensor], groups: int,
+                    activation: str = "none") -> Tensor:
     """``conv1d(x, weight, bias, groups=groups)`` for kernel size 1.
 
     x: ``[B, Cin, L]``; weight: ``[Cout, Cin/groups, 1]`` or ``[Cout, Cin/groups]``;
     bias: ``[Cout]`` or None. Returns a contiguous ``[B, Cout, L]``. float32.
+    ``activation="gelu"`` applies the exact GELU in the kernel's epilogue.
     """
-    return torch.ops.sqbert.grouped_pw_conv(x, weight, bias, groups)
+    return torch.ops.sqbert.grouped_pw_conv(x, weight, bias, groups, activation)
 
 
 def pack_pw_weight(weight: Tensor, bias: Optional[Tensor], groups: int) -> Tensor:
@@ -28,9 +31,23 @@ def pack_pw_weight(weight: Tensor, bias: Optional[Tensor], groups: int) -> Tenso
     return torch.ops.sqbert.pack_pw_weight(weight, bias, groups)
 
 
-def grouped_pw_conv_packed(x: Tensor, packed_weight: Tensor, out_channels: int) -> Tensor:
+def grouped_pw_conv_packed(x: Tensor, packed_weight: Tensor, out_channels: int,
+                           activation: str = "none") -> Tensor:
     """:func:`grouped_pw_conv` with prepacked weights, for inference (no autograd)."""
-    return torch.ops.sqbert.grouped_pw_conv_packed(x, packed_weight, out_channels)
+    return torch.ops.sqbert.grouped_pw_conv_packed(x, packed_weight, out_channels, activation)
+
+
+def add_layernorm(x: Tensor, residual: Optional[Tensor], weight: Tensor, bias: Tensor, eps: float) -> Tensor:
+    """LayerNorm over the channels of NCW ``x + residual`` (``[B, C, L]``), as
+    SqueezeBERT normalizes, without permuting to ``[B, L, C]`` and back."""
+    return torch.ops.sqbert.add_layernorm(x, residual, weight, bias, eps)
+
+
+def add_layernorm_reference(x: Tensor, residual: Optional[Tensor], weight: Tensor, bias: Tensor,
+                            eps: float) -> Tensor:
+    """:func:`add_layernorm` composed of stock PyTorch ops (differentiable)."""
+    z = x if residual is None else x + residual
+    return F.layer_norm(z.transpose(1, 2), (z.shape[1],), weight, bias, eps).transpose(1, 2)
 
 
 def fused_attention(q: Tensor, k: Tensor, v: Tensor, mask: Optional[Tensor], num_heads: int) -> Tensor:
@@ -88,7 +105,7 @@ def _out_channels_per_group(weight_size0, groups):
 
 
 @torch.library.register_fake("sqbert::grouped_pw_conv")
-def _grouped_pw_conv_fake(x, weight, bias, groups):
+def _grouped_pw_conv_fake(x, weight, bias, groups, activation="none"):
     torch._check(x.dim() == 3, lambda: f"grouped_pw_conv: expected x of shape [batch, in_channels, length], got {tuple(x.shape)}")
     devices = [t.device for t in (x, weight, bias) if t is not None]
     torch._check(
@@ -112,7 +129,7 @@ def _pack_pw_weight_fake(weight, bias, groups):
 
 
 @torch.library.register_fake("sqbert::grouped_pw_conv_packed")
-def _grouped_pw_conv_packed_fake(x, packed_weight, out_channels):
+def _grouped_pw_conv_packed_fake(x, packed_weight, out_channels, activation="none"):
     torch._check(x.dim() == 3, lambda: f"grouped_pw_conv: expected x of shape [batch, in_channels, length], got {tuple(x.shape)}")
     return x.new_empty(x.shape[0], out_channels, x.shape[2])
 
@@ -125,6 +142,33 @@ def _fused_attention_fake(q, k, v, mask, num_heads):
     torch._check(num_heads > 0 and q.shape[1] % num_heads == 0,
                  lambda: f"fused_attention: expected channels ({q.shape[1]}) divisible by num_heads ({num_heads})")
     return q.new_empty(q.shape)
+
+
+@torch.library.register_fake("sqbert::add_layernorm")
+def _add_layernorm_fake(x, residual, weight, bias, eps):
+    torch._check(x.dim() == 3, lambda: f"add_layernorm: expected x of shape [batch, channels, length], got {tuple(x.shape)}")
+    return x.new_empty(x.shape)
+
+
+def _add_layernorm_setup_context(ctx, inputs, output):
+    x, residual, weight, bias, eps = inputs
+    ctx.save_for_backward(x, residual, weight, bias)
+    ctx.eps = eps
+
+
+def _add_layernorm_backward(ctx, grad):
+    saved = ctx.saved_tensors
+    inputs = [None if t is None else t.detach().requires_grad_(needs)
+              for t, needs in zip(saved, ctx.needs_input_grad)]
+    with torch.enable_grad():
+        out = add_layernorm_reference(*inputs, ctx.eps)
+    wanted = [t for t in inputs if t is not None and t.requires_grad]
+    grads = iter(torch.autograd.grad(out, wanted, grad))
+    return (*[next(grads) if t is not None and t.requires_grad else None for t in inputs], None)
+
+
+torch.library.register_autograd("sqbert::add_layernorm", _add_layernorm_backward,
+                                setup_context=_add_layernorm_setup_context)
 
 
 def _attention_setup_context(ctx, inputs, output):
@@ -154,17 +198,23 @@ torch.library.register_autograd("sqbert::fused_attention", _attention_backward,
 
 
 def _setup_context(ctx, inputs, output):
-    x, weight, bias, groups = inputs
-    ctx.save_for_backward(x, weight)
+    x, weight, bias, groups, activation = inputs
+    ctx.save_for_backward(x, weight, bias)
     ctx.groups = groups
-    ctx.has_bias = bias is not None
+    ctx.activation = activation
 
 
 def _backward(ctx, grad):
     # y_g = W_g x_g per group, so dx_g = W_g^T dy_g (itself a grouped 1x1
     # convolution) and dW_g = sum over batch and positions of dy_g x_g^T.
-    x, weight = ctx.saved_tensors
+    x, weight, bias = ctx.saved_tensors
     groups = ctx.groups
+    if ctx.activation == "gelu":
+        # Through the GELU first: gelu'(u) = Phi(u) + u phi(u), u recomputed.
+        u = torch.ops.sqbert.grouped_pw_conv(x, weight, bias, groups)
+        cdf = 0.5 * (1.0 + torch.erf(u * 0.5**0.5))
+        pdf = torch.exp(-0.5 * u * u) * (2.0 * torch.pi) ** -0.5
+        grad = grad * (cdf + u * pdf)
     batch, cin, length = x.shape
     cout = weight.shape[0]
     m, k = cout // groups, cin // groups
@@ -177,9 +227,9 @@ def _backward(ctx, grad):
         grad_weight = torch.einsum(
             "bgml,bgkl->gmk", grad.view(batch, groups, m, length), x.reshape(batch, groups, k, length)
         ).reshape(weight.shape)
-    if ctx.has_bias and ctx.needs_input_grad[2]:
+    if bias is not None and ctx.needs_input_grad[2]:
         grad_bias = grad.sum(dim=(0, 2))
-    return grad_x, grad_weight, grad_bias, None
+    return grad_x, grad_weight, grad_bias, None, None
 
 
 torch.library.register_autograd("sqbert::grouped_pw_conv", _backward, setup_context=_setup_context)

@@ -9,6 +9,7 @@
 
 #include "f32_gemm.h"
 #include "f32_softmax.h"
+#include "f32_vgelu.h"
 
 namespace sqbert {
 
@@ -18,6 +19,7 @@ struct KernelConfig {
   size_t mr;  // output channels per tile
   size_t nr;  // sequence positions per tile
   f32_softmax_ukernel_fn online_softmax;  // over nr lanes
+  f32_vgelu_ukernel_fn vgelu;
 };
 
 // The kernels this build has that this CPU can run, fastest first; the

@@ -78,10 +78,13 @@ void grouped_pw_conv_run(const GroupedPwConvArgs& args,
         panel = {args.weight + c * args.w_stride_c, args.w_stride_c, args.w_stride_k,
                  args.bias != nullptr ? args.bias + c : nullptr};
       }
-      config.ukernel(std::min(config.mr, args.group_out - m0), nc,
-                     args.group_in, panel, x_panel.data(), config.nr,
-                     y + m0 * args.y_channel_stride, args.y_channel_stride,
-                     /*accumulate=*/false);
+      const size_t mr = std::min(config.mr, args.group_out - m0);
+      float* tile = y + m0 * args.y_channel_stride;
+      config.ukernel(mr, nc, args.group_in, panel, x_panel.data(), config.nr, tile,
+                     args.y_channel_stride, /*accumulate=*/false);
+      if (args.gelu) {
+        for (size_t i = 0; i < mr; i++) config.vgelu(nc, tile + i * args.y_channel_stride);
+      }
     }
   }
 }

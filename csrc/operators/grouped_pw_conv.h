@@ -29,6 +29,8 @@ struct GroupedPwConvArgs {
   const float* bias;
   float* y;
   size_t y_batch_stride, y_channel_stride;
+  // Apply the exact GELU to each tile as it is written (still in L1).
+  bool gelu;
 };
 
 // A task is one (batch, group, block of positions) with all of the group's

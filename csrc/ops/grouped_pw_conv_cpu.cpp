@@ -70,6 +70,14 @@ at::Tensor pack_pw_weight_cpu(const at::Tensor& weight,
   return packed;
 }
 
+// The fused epilogue: "none" or "gelu" (exact, erf).
+bool parse_activation(c10::string_view activation) {
+  TORCH_CHECK(activation == "none" || activation == "gelu",
+              "grouped_pw_conv: expected activation \"none\" or \"gelu\", got \"",
+              std::string(activation), "\"");
+  return activation == "gelu";
+}
+
 // Runs the operator on x with the weights `args` already describes.
 at::Tensor run_grouped_pw_conv(const at::Tensor& x_in, int64_t groups,
                                int64_t out_channels, GroupedPwConvArgs args) {
@@ -109,8 +117,9 @@ void check_x(const at::Tensor& x) {
 
 at::Tensor grouped_pw_conv_packed_cpu(const at::Tensor& x,
                                       const at::Tensor& packed_in,
-                                      int64_t out_channels) {
+                                      int64_t out_channels, c10::string_view activation) {
   check_x(x);
+  const bool gelu = parse_activation(activation);
   check_float_cpu(packed_in, "packed_weight");
   const KernelConfig& config = selected_kernel_config();
   TORCH_CHECK(packed_in.dim() == 4 && packed_in.size(3) == static_cast<int64_t>(config.mr),
@@ -132,13 +141,15 @@ at::Tensor grouped_pw_conv_packed_cpu(const at::Tensor& x,
   const at::Tensor packed = packed_in.contiguous();
   GroupedPwConvArgs args{};
   args.packed_weight = packed.data_ptr<float>();
+  args.gelu = gelu;
   return run_grouped_pw_conv(x, groups, out_channels, args);
 }
 
 at::Tensor grouped_pw_conv_cpu(const at::Tensor& x, const at::Tensor& weight,
                                const std::optional<at::Tensor>& bias,
-                               int64_t groups) {
+                               int64_t groups, c10::string_view activation) {
   check_x(x);
+  const bool gelu = parse_activation(activation);
   check_weight(weight, bias, groups);
   TORCH_CHECK(x.size(1) % groups == 0, "grouped_pw_conv: expected in_channels (",
               x.size(1), ") divisible by groups (", groups, ")");
@@ -155,6 +166,7 @@ at::Tensor grouped_pw_conv_cpu(const at::Tensor& x, const at::Tensor& weight,
   args.w_stride_c = weight.stride(0);
   args.w_stride_k = weight.stride(1);
   args.bias = b.defined() ? b.data_ptr<float>() : nullptr;
+  args.gelu = gelu;
   return run_grouped_pw_conv(x, groups, weight.size(0), args);
 }
 

@@ -15,6 +15,7 @@
 #include "kernels/f32_gemm_pack.h"
 #include "operators/fused_attention.h"
 #include "operators/grouped_pw_conv.h"
+#include "operators/layernorm_ncw.h"
 
 namespace {
 
@@ -338,17 +339,71 @@ void test_attention(const KernelConfig& config, std::mt19937& rng) {
   }
 }
 
+void test_vgelu(const KernelConfig& config, std::mt19937& rng) {
+  for (size_t n = 0; n <= 41; n++) {
+    std::vector<float> x = random_vector(n + 2, rng);
+    for (size_t i = 0; i < n; i++) x[i] *= float(i % 7) * 3.0f;  // 0 and |x| up to 18
+    if (n > 3) x[3] = -1e4f;
+    x[n] = x[n + 1] = kPoison;
+    const std::vector<float> x0 = x;
+    config.vgelu(n, x.data());
+    for (size_t i = 0; i < n + 2; i++) {
+      const double want = i < n ? 0.5 * x0[i] * (1.0 + std::erf(x0[i] / std::sqrt(2.0))) : kPoison;
+      if (std::fabs(x[i] - want) > 2e-6 * (1.0 + std::fabs(want))) {
+        fail(std::string(config.isa) + " vgelu n=" + std::to_string(n) + " at " + std::to_string(i));
+        return;
+      }
+    }
+  }
+}
+
+void test_layernorm(std::mt19937& rng) {
+  const size_t batch = 2, channels = 37, length = 70;  // 70: a full block of 64 and a partial one
+  const size_t xcs = length + 1, xbs = channels * xcs + 2, ycs = length + 3, ybs = channels * ycs;
+  std::vector<float> x = random_vector(batch * xbs, rng), r = random_vector(batch * xbs, rng);
+  for (float& v : x) v = 4.0f + 2.0f * v;
+  std::vector<float> gamma = random_vector(channels, rng), beta = random_vector(channels, rng);
+  std::vector<float> y(batch * ybs, kPoison);
+  LayerNormNcwArgs args{batch, channels, length, x.data(), xbs, xcs, r.data(), xbs, xcs,
+                        gamma.data(), beta.data(), 1e-5f, y.data(), ybs, ycs};
+  const size_t tasks = layernorm_ncw_task_count(args);
+  layernorm_ncw_run(args, 0, 1);
+  layernorm_ncw_run(args, 1, tasks);
+  for (size_t b = 0; b < batch; b++)
+    for (size_t l = 0; l < ycs; l++) {
+      double mean = 0, var = 0;
+      for (size_t c = 0; c < channels; c++) mean += x[b * xbs + c * xcs + l] + double(r[b * xbs + c * xcs + l]);
+      mean /= channels;
+      for (size_t c = 0; c < channels; c++) {
+        const double d = x[b * xbs + c * xcs + l] + double(r[b * xbs + c * xcs + l]) - mean;
+        var += d * d;
+      }
+      const double rstd = 1.0 / std::sqrt(var / channels + 1e-5);
+      for (size_t c = 0; c < channels; c++) {
+        const float got = y[b * ybs + c * ycs + l];
+        const double z = x[b * xbs + c * xcs + l] + double(r[b * xbs + c * xcs + l]);
+        const bool ok = l < length ? close(got, (z - mean) * rstd * gamma[c] + beta[c]) : got == kPoison;
+        if (!ok) {
+          fail("layernorm at b=" + std::to_string(b) + " c=" + std::to_string(c) + " l=" + std::to_string(l));
+          return;
+        }
+      }
+    }
+}
+
 }  // namespace
 
 int main() {
   std::mt19937 rng(42);
   test_pack_layout(rng);
+  test_layernorm(rng);
   for (const KernelConfig& config : kernel_configs()) {
     std::printf("testing %s (%zux%zu)\n", config.isa, config.mr, config.nr);
     test_ukernel(config, rng);
     test_operator(config, rng);
     test_online_softmax(config, rng);
     test_attention(config, rng);
+    test_vgelu(config, rng);
   }
   if (failures) {
     std::fprintf(stderr, "%d failures\n", failures);

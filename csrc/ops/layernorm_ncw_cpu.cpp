@@ -1,0 +1,74 @@
+// CPU implementation of sqbert::add_layernorm: LayerNorm over the channels
+// of NCW x (+ residual), around the torch-free operator.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <optional>
+
+#include "../operators/layernorm_ncw.h"
+
+namespace sqbert {
+namespace {
+
+void check(const at::Tensor& t, const char* name) {
+  TORCH_CHECK(t.device().is_cpu(), "add_layernorm: expected ", name, " on the CPU, got it on ",
+              t.device());
+  TORCH_CHECK(t.scalar_type() == at::kFloat, "add_layernorm: expected ", name,
+              " of dtype float32, got ", c10::getDtypeNames(t.scalar_type()).first);
+}
+
+at::Tensor add_layernorm_cpu(const at::Tensor& x_in, const std::optional<at::Tensor>& residual_in,
+                             const at::Tensor& weight_in, const at::Tensor& bias_in, double eps) {
+  check(x_in, "x");
+  TORCH_CHECK(x_in.dim() == 3, "add_layernorm: expected x of shape [batch, channels, length], got ",
+              x_in.sizes());
+  const int64_t channels = x_in.size(1);
+  check(weight_in, "weight");
+  check(bias_in, "bias");
+  TORCH_CHECK(weight_in.dim() == 1 && weight_in.size(0) == channels,
+              "add_layernorm: expected weight of shape [", channels, "], got ", weight_in.sizes());
+  TORCH_CHECK(bias_in.dim() == 1 && bias_in.size(0) == channels,
+              "add_layernorm: expected bias of shape [", channels, "], got ", bias_in.sizes());
+  const at::Tensor x = x_in.stride(2) == 1 ? x_in : x_in.contiguous();
+  at::Tensor residual;
+  if (residual_in.has_value()) {
+    check(*residual_in, "residual");
+    TORCH_CHECK(residual_in->sizes() == x_in.sizes(), "add_layernorm: expected residual of shape ",
+                x_in.sizes(), ", got ", residual_in->sizes());
+    residual = residual_in->stride(2) == 1 ? *residual_in : residual_in->contiguous();
+  }
+  const at::Tensor weight = weight_in.contiguous(), bias = bias_in.contiguous();
+  at::Tensor y = at::empty(x.sizes(), x.options());
+  if (y.numel() == 0) return y;
+
+  LayerNormNcwArgs args{};
+  args.batch = x.size(0);
+  args.channels = channels;
+  args.length = x.size(2);
+  args.x = x.data_ptr<float>();
+  args.x_batch_stride = x.stride(0);
+  args.x_channel_stride = x.stride(1);
+  if (residual.defined()) {
+    args.residual = residual.data_ptr<float>();
+    args.r_batch_stride = residual.stride(0);
+    args.r_channel_stride = residual.stride(1);
+  }
+  args.gamma = weight.data_ptr<float>();
+  args.beta = bias.data_ptr<float>();
+  args.eps = static_cast<float>(eps);
+  args.y = y.data_ptr<float>();
+  args.y_batch_stride = y.stride(0);
+  args.y_channel_stride = y.stride(1);
+  at::parallel_for(0, layernorm_ncw_task_count(args), 1, [&](int64_t begin, int64_t end) {
+    layernorm_ncw_run(args, begin, end);
+  });
+  return y;
+}
+
+}  // namespace
+}  // namespace sqbert
+
+TORCH_LIBRARY_IMPL(sqbert, CPU, m) {
+  m.impl("add_layernorm", &sqbert::add_layernorm_cpu);
+}
