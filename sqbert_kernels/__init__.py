@@ -7,7 +7,16 @@ registrations of those ops.
 import torch
 
 from . import _C  # noqa: F401  (registers the ops' schemas and CPU kernels)
-from . import ops
+from . import model, ops
+from .model import (
+    SqueezeBertConfig,
+    SqueezeBertForMaskedLM,
+    SqueezeBertForQuestionAnswering,
+    SqueezeBertForSequenceClassification,
+    SqueezeBertForTokenClassification,
+    SqueezeBertModel,
+    optimize,
+)
 from .ops import (
     add_layernorm,
     add_layernorm_reference,
@@ -23,6 +32,14 @@ from .ops import (
 )
 
 __all__ = [
+    "SqueezeBertConfig",
+    "SqueezeBertForMaskedLM",
+    "SqueezeBertForQuestionAnswering",
+    "SqueezeBertForSequenceClassification",
+    "SqueezeBertForTokenClassification",
+    "SqueezeBertModel",
+    "model",
+    "optimize",
     "add_layernorm",
     "add_layernorm_reference",
     "attention_reference",
