@@ -28,9 +28,11 @@ setup(
         )
     ],
     cmdclass={"build_ext": BuildExtension},
-    install_requires=["torch>=2.4"],
+    # matplotlib draws sqbert-bench's chart; transformers is for the tests
+    # (and the benchmark's Hugging Face baselines) only.
+    install_requires=["torch>=2.4", "matplotlib"],
     extras_require={
-        "test": ["pytest", "pytest-benchmark", "numpy"],
+        "test": ["pytest", "pytest-benchmark", "numpy", "transformers"],
     },
     entry_points={"console_scripts": ["sqbert-bench=sqbert_kernels.bench:main"]},
     python_requires=">=3.9",

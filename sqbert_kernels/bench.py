@@ -11,7 +11,7 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +29,7 @@ class Case:
     name: str
     flops: int  # of the grouped work; the dense baseline does groups x more
     candidates: Dict[str, Callable[[], torch.Tensor]] = field(default_factory=dict)
+    model_flops: Dict[str, int] = field(default_factory=dict)  # per candidate, where they differ
 
 
 def conv_case(cin: int, cout: int, batch: int, length: int, groups: int = SQUEEZEBERT_GROUPS) -> Case:
@@ -81,6 +82,73 @@ def attention_case(batch: int, length: int, channels: int = 768, heads: int = 12
     return case
 
 
+def count_flops(fn: Callable[[], object]) -> int:
+    """FLOPs of one call, as torch.utils.flop_counter counts them (matmuls,
+    convolutions, and this package's ops by their registered formulas)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def model_case(batch: int, length: int, checkpoint: Optional[str] = None, compile_hf: bool = False,
+               onnx: bool = False, progress=print) -> Case:
+    """The whole base model: this package, and when transformers is installed,
+    Hugging Face's SqueezeBERT on the same weights and BERT-base (random init
+    from their configs, or the SqueezeBERT checkpoint folder given)."""
+    from . import model as sqmodel
+
+    if checkpoint:
+        ours = sqmodel.SqueezeBertModel.from_pretrained(checkpoint)
+    else:
+        ours = sqmodel.SqueezeBertModel(sqmodel.SqueezeBertConfig(vocab_size=30528)).eval()
+    ids = torch.randint(1, ours.config.vocab_size, (batch, length))
+    case = Case(f"model B{batch} L{length}", count_flops(lambda: ours(ids)))
+    case.candidates["sqbert_kernels"] = lambda: ours(ids)
+    case.model_flops = {"sqbert_kernels": case.flops}
+    try:
+        import transformers
+    except ImportError:
+        progress("  (transformers not installed: Hugging Face SqueezeBERT and BERT-base skipped)")
+        return case
+    transformers.logging.set_verbosity_error()
+    hf = transformers.SqueezeBertModel(transformers.SqueezeBertConfig(**vars(ours.config))).eval()
+    hf.load_state_dict(ours.state_dict())
+    bert = transformers.BertModel(transformers.BertConfig(), add_pooling_layer=True).eval()
+    case.candidates["HF SqueezeBERT"] = lambda: hf(ids)
+    case.candidates["HF BERT-base"] = lambda: bert(ids)
+    case.model_flops["HF SqueezeBERT"] = count_flops(lambda: hf(ids))
+    case.model_flops["HF BERT-base"] = count_flops(lambda: bert(ids))
+    if compile_hf:
+        compiled = torch.compile(hf)
+        case.candidates["torch.compile(HF SqueezeBERT)"] = lambda: compiled(ids)
+        case.model_flops["torch.compile(HF SqueezeBERT)"] = case.model_flops["HF SqueezeBERT"]
+    if onnx:
+        session = _onnx_session(hf, ids, progress)
+        if session is not None:
+            feed = {"input_ids": ids.numpy()}
+            case.candidates["ONNX Runtime (HF SqueezeBERT)"] = lambda: session.run(None, feed)
+            case.model_flops["ONNX Runtime (HF SqueezeBERT)"] = case.model_flops["HF SqueezeBERT"]
+    return case
+
+
+def _onnx_session(hf, ids, progress):
+    try:
+        import onnxruntime
+    except ImportError:
+        progress("  (onnxruntime not installed: ONNX Runtime skipped)")
+        return None
+    import os
+    import tempfile
+
+    path = os.path.join(tempfile.mkdtemp(), "squeezebert.onnx")
+    torch.onnx.export(hf, (ids,), path, input_names=["input_ids"], dynamo=False)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
+
 def sgemm_case(n: int = 1024) -> Case:
     """The machine's fp32 ceiling: torch.mm on an n^3 product."""
     a, b = torch.randn(n, n), torch.randn(n, n)
@@ -130,6 +198,27 @@ def attention_report(threads: List[int], batches: List[int], lengths: List[int],
 
 
 @torch.no_grad()
+def model_report(threads: List[int], batches: List[int], lengths: List[int], rounds: int, checkpoint=None,
+                 compile_hf=False, onnx=False, progress=print) -> List[dict]:
+    rows = []
+    for nthreads in threads:
+        torch.set_num_threads(nthreads)
+        for batch in batches:
+            for length in lengths:
+                case = model_case(batch, length, checkpoint, compile_hf, onnx, progress)
+                times = time_case(case, rounds)
+                ours = times["sqbert_kernels"]
+                row = {"case": case.name, "threads": nthreads, "batch": batch, "length": length,
+                       "ms": {k: v * 1e3 for k, v in times.items()},
+                       "gflop": {k: f / 1e9 for k, f in case.model_flops.items()},
+                       "speedup": {k: v / ours for k, v in times.items()}}
+                rows.append(row)
+                cells = ", ".join(f"{k} {v * 1e3:.1f} ms ({row['speedup'][k]:.2f}x)" for k, v in times.items())
+                progress(f"  model t{nthreads} B{batch} L{length}: {cells}")
+    return rows
+
+
+@torch.no_grad()
 def conv_report(threads: List[int], batches: List[int], lengths: List[int], rounds: int,
                 progress=print) -> List[dict]:
     rows = []
@@ -169,9 +258,14 @@ def format_conv_row(row: dict) -> str:
             f"conv1d/packed {ms['conv1d'] / best:.2f}x, conv1d/per-call {ms['conv1d'] / ms['sqbert']:.2f}x")
 
 
-def markdown_tables(conv: List[dict], attention: List[dict]) -> str:
+def markdown_tables(conv: List[dict], attention: List[dict], models: List[dict]) -> str:
     """The results as the README's tables."""
-    lines = ["| threads | B | L | Cin->Cout | sqbert packed ms | GF/s (% of mm) | per-call GF/s | conv1d GF/s | "
+    lines = ["| threads | B | L | model | GFLOP | ms | time / sqbert_kernels' |", "|---|---|---|---|---|---|---|"]
+    for r in models:
+        for name, ms in r["ms"].items():
+            lines.append(f"| {r['threads']} | {r['batch']} | {r['length']} | {name} | {r['gflop'][name]:.2f} | "
+                         f"{ms:.1f} | {r['speedup'][name]:.2f}x |")
+    lines += ["","| threads | B | L | Cin->Cout | sqbert packed ms | GF/s (% of mm) | per-call GF/s | conv1d GF/s | "
              "bmm GF/s | conv1d / packed | bmm / packed | packed / linear |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in conv:
@@ -193,6 +287,48 @@ def markdown_tables(conv: List[dict], attention: List[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def draw_chart(path: str, conv: List[dict], attention: List[dict], models: List[dict]) -> None:
+    """Latency per model, and per-op GFLOP/s against the sgemm ceiling."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5))
+    names = list(dict.fromkeys(n for r in models for n in r["ms"]))
+    groups = [f"t{r['threads']} B{r['batch']} L{r['length']}" for r in models]
+    width = 0.8 / max(1, len(names))
+    for i, name in enumerate(names):
+        left.bar([g + i * width for g in range(len(models))], [r["ms"].get(name, 0) for r in models],
+                 width, label=name)
+    left.set_xticks([g + 0.4 - width / 2 for g in range(len(models))], groups)
+    left.set_ylabel("latency (ms, median)")
+    left.set_title("Whole base model, fp32")
+    left.legend(fontsize=8)
+
+    ops = [(f"{r['cin']}->{r['cout']} t{r['threads']}", r["gflops"], r["sgemm_gflops"]) for r in conv
+           if r["batch"] == models[0]["batch"] and r["length"] == models[0]["length"]] if models else []
+    ops += [(f"attention t{r['threads']}", r["gflops"], None) for r in attention
+            if not models or (r["batch"] == models[0]["batch"] and r["length"] == models[0]["length"])]
+    series = ["sqbert packed", "sqbert", "conv1d", "bmm", "sqbert fused", "HF eager", "SDPA + transposes"]
+    width = 0.8 / 4
+    for x, (label, gflops, ceiling) in enumerate(ops):
+        present = [s for s in series if s in gflops]
+        for i, name in enumerate(present):
+            right.bar(x + i * width, gflops[name], width, color=f"C{series.index(name)}",
+                      label=name if name not in right.get_legend_handles_labels()[1] else None)
+        if ceiling:
+            right.hlines(ceiling, x - width / 2, x + 3.5 * width, colors="k", linestyles="dashed",
+                         label="sgemm (torch.mm 1024^3)" if x == 0 else None)
+    right.set_xticks([x + 1.5 * width for x in range(len(ops))], [o[0] for o in ops], rotation=30, fontsize=8)
+    right.set_ylabel("GFLOP/s")
+    right.set_title("Per op, against the machine's sgemm ceiling")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="sqbert-bench", description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
@@ -201,23 +337,41 @@ def main(argv=None) -> int:
     p.add_argument("--rounds", type=int, default=15, help="interleaved timing rounds (medians)")
     p.add_argument("--json", default="sqbert-bench.json", help="where to write the full results")
     p.add_argument("--markdown", help="also write the results as Markdown tables here")
+    p.add_argument("--png", default="sqbert-bench.png", help="where to draw the chart")
+    p.add_argument("--checkpoint", help="a local Hugging Face SqueezeBERT folder for the model section")
+    p.add_argument("--compile", action="store_true", help="also time torch.compile of HF SqueezeBERT")
+    p.add_argument("--onnx", action="store_true", help="also time ONNX Runtime on HF SqueezeBERT's export")
+    p.add_argument("--skip", nargs="*", default=[], choices=["conv", "attention", "model"],
+                   help="sections to leave out")
     args = p.parse_args(argv)
 
     print(f"sqbert-bench: {platform.machine()}, torch {torch.__version__}, "
           f"kernels {ops.cpu_isa()} {ops.cpu_gemm_tile()}", flush=True)
     progress = lambda s: print(s, flush=True)  # noqa: E731
-    print("grouped 1x1 convolutions (groups 4): GFLOP/s, and time ratios", flush=True)
-    conv = conv_report(args.threads, args.batch, args.length, args.rounds, progress)
-    print("attention (12 heads, C 768, NCW in and out)", flush=True)
-    attention = attention_report(args.threads, args.batch, args.length, args.rounds, progress)
+    conv = attention = models = []
+    if "conv" not in args.skip:
+        progress("grouped 1x1 convolutions (groups 4): GFLOP/s, and time ratios")
+        conv = conv_report(args.threads, args.batch, args.length, args.rounds, progress)
+    if "attention" not in args.skip:
+        progress("attention (12 heads, C 768, NCW in and out)")
+        attention = attention_report(args.threads, args.batch, args.length, args.rounds, progress)
+    if "model" not in args.skip:
+        progress("whole base model (time, and speedup of sqbert_kernels over each)")
+        models = model_report(args.threads, args.batch, args.length, max(5, args.rounds // 2),
+                              args.checkpoint, args.compile, args.onnx, progress)
     with open(args.json, "w") as f:
-        json.dump({"machine": platform.machine(), "torch": torch.__version__,
-                   "isa": ops.cpu_isa(), "conv": conv, "attention": attention}, f, indent=1)
+        json.dump({"machine": platform.machine(), "torch": torch.__version__, "isa": ops.cpu_isa(),
+                   "conv": conv, "attention": attention, "model": models}, f, indent=1)
     print(f"wrote {args.json}")
     if args.markdown:
         with open(args.markdown, "w") as f:
-            f.write(markdown_tables(conv, attention))
+            f.write(markdown_tables(conv, attention, models))
         print(f"wrote {args.markdown}")
+    try:
+        draw_chart(args.png, conv, attention, models)
+        print(f"wrote {args.png}")
+    except ImportError:
+        print("matplotlib not installed: no chart")
     return 0
 
 
