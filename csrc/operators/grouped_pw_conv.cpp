@@ -82,9 +82,7 @@ void grouped_pw_conv_run(const GroupedPwConvArgs& args,
       float* tile = y + m0 * args.y_channel_stride;
       config.ukernel(mr, nc, args.group_in, panel, x_panel.data(), config.nr, tile,
                      args.y_channel_stride, /*accumulate=*/false);
-      if (args.gelu) {
-        for (size_t i = 0; i < mr; i++) config.vgelu(nc, tile + i * args.y_channel_stride);
-      }
+      if (args.gelu) config.vgelu(mr, nc, tile, args.y_channel_stride);
     }
   }
 }

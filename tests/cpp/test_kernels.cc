@@ -340,21 +340,26 @@ void test_attention(const KernelConfig& config, std::mt19937& rng) {
 }
 
 void test_vgelu(const KernelConfig& config, std::mt19937& rng) {
-  for (size_t n = 0; n <= 41; n++) {
-    std::vector<float> x = random_vector(n + 2, rng);
-    for (size_t i = 0; i < n; i++) x[i] *= float(i % 7) * 3.0f;  // 0 and |x| up to 18
-    if (n > 3) x[3] = -1e4f;
-    x[n] = x[n + 1] = kPoison;
-    const std::vector<float> x0 = x;
-    config.vgelu(n, x.data());
-    for (size_t i = 0; i < n + 2; i++) {
-      const double want = i < n ? 0.5 * x0[i] * (1.0 + std::erf(x0[i] / std::sqrt(2.0))) : kPoison;
-      if (std::fabs(x[i] - want) > 2e-6 * (1.0 + std::fabs(want))) {
-        fail(std::string(config.isa) + " vgelu n=" + std::to_string(n) + " at " + std::to_string(i));
-        return;
+  for (size_t rows = 1; rows <= 3; rows++)
+    for (size_t n = 0; n <= 41; n++) {
+      const size_t stride = n + 2;  // two poisoned floats between rows
+      std::vector<float> x = random_vector(rows * stride, rng);
+      for (size_t i = 0; i < x.size(); i++) {
+        if (i % stride >= n) x[i] = kPoison;
+        else x[i] *= float(i % 7) * 3.0f;  // 0 and |x| up to 18
+      }
+      if (n > 3) x[3] = -1e4f;
+      const std::vector<float> x0 = x;
+      config.vgelu(rows, n, x.data(), stride);
+      for (size_t i = 0; i < x.size(); i++) {
+        const double want = i % stride < n ? 0.5 * x0[i] * (1.0 + std::erf(x0[i] / std::sqrt(2.0))) : kPoison;
+        if (std::fabs(x[i] - want) > 2e-6 * (1.0 + std::fabs(want))) {
+          fail(std::string(config.isa) + " vgelu rows=" + std::to_string(rows) + " n=" + std::to_string(n) +
+               " at " + std::to_string(i));
+          return;
+        }
       }
     }
-  }
 }
 
 void test_layernorm(std::mt19937& rng) {
