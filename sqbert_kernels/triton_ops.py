@@ -35,6 +35,8 @@ then run the same kernels on CPU tensors in Triton's interpreter (slowly;
 for tests). ``TRITON_INTERPRET=0`` or unset means real GPU execution, which
 needs CUDA tensors.
 """
+import contextlib
+import functools
 import math
 from typing import Optional, Tuple
 
@@ -85,16 +87,19 @@ def _grouped_pw_conv_kernel(
     BLOCK_M: tl.constexpr,
     BLOCK_N: tl.constexpr,
     BLOCK_K: tl.constexpr,
+    EVEN_M: tl.constexpr,  # M % BLOCK_M == 0: no channel bounds checks
+    EVEN_N: tl.constexpr,  # L % BLOCK_N == 0: no position bounds checks
+    EVEN_K: tl.constexpr,  # K % BLOCK_K == 0: no input-channel bounds checks
 ):
     # Program order: output-channel tiles fastest (they share the x tile),
     # then position tiles, groups, batch.
-    pid = tl.program_id(0).to(tl.int64)
+    pid = tl.program_id(0)
     pid_m = pid % tiles_m
     rest = pid // tiles_m
     pid_n = rest % tiles_n
     rest = rest // tiles_n
     g = rest % groups
-    b = rest // groups
+    b = (rest // groups).to(tl.int64)  # 64-bit batch offsets; tile offsets stay 32-bit
 
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)  # channels within the group
     offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)  # positions
@@ -103,27 +108,42 @@ def _grouped_pw_conv_kernel(
     mask_n = offs_n < L
 
     w_rows = w_ptr + (g * M + offs_m)[:, None] * stride_wo
-    x_base = x_ptr + b * stride_xb + (g * K) * stride_xc + offs_n[None, :] * stride_xl
+    x_base = x_ptr + b * stride_xb + (g * K).to(tl.int64) * stride_xc + offs_n[None, :] * stride_xl
 
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
     for k0 in range(0, K, BLOCK_K):
         kk = k0 + offs_k
         mask_k = kk < K
-        w = tl.load(w_rows + kk[None, :] * stride_wk, mask=mask_m[:, None] & mask_k[None, :], other=0.0)
-        xt = tl.load(x_base + kk[:, None] * stride_xc, mask=mask_k[:, None] & mask_n[None, :], other=0.0)
+        w_ptrs = w_rows + kk[None, :] * stride_wk
+        x_ptrs = x_base + kk[:, None] * stride_xc
+        if EVEN_M and EVEN_K:
+            w = tl.load(w_ptrs)
+        else:
+            w = tl.load(w_ptrs, mask=mask_m[:, None] & mask_k[None, :], other=0.0)
+        if EVEN_N and EVEN_K:
+            xt = tl.load(x_ptrs)
+        else:
+            xt = tl.load(x_ptrs, mask=mask_k[:, None] & mask_n[None, :], other=0.0)
         if DOT_UPCAST:  # the interpreter's bfloat16 dot is wrong: multiply in float32
             w = w.to(tl.float32)
             xt = xt.to(tl.float32)
         acc = tl.dot(w, xt, acc, input_precision=DOT_PRECISION)
 
     if HAS_BIAS:
-        bias = tl.load(b_ptr + (g * M + offs_m) * stride_b, mask=mask_m, other=0.0)
+        if EVEN_M:
+            bias = tl.load(b_ptr + (g * M + offs_m) * stride_b)
+        else:
+            bias = tl.load(b_ptr + (g * M + offs_m) * stride_b, mask=mask_m, other=0.0)
         acc += bias.to(tl.float32)[:, None]
     if GELU:  # exact GELU: x * Phi(x)
         acc = 0.5 * acc * (1.0 + tl.erf(acc * 0.7071067811865476))
 
-    y = y_ptr + b * stride_yb + (g * M + offs_m)[:, None] * stride_yc + offs_n[None, :] * stride_yl
-    tl.store(y, acc.to(y_ptr.dtype.element_ty), mask=mask_m[:, None] & mask_n[None, :])
+    y = (y_ptr + b * stride_yb + (g * M).to(tl.int64) * stride_yc
+         + offs_m[:, None] * stride_yc + offs_n[None, :] * stride_yl)
+    if EVEN_M and EVEN_N:
+        tl.store(y, acc.to(y_ptr.dtype.element_ty))
+    else:
+        tl.store(y, acc.to(y_ptr.dtype.element_ty), mask=mask_m[:, None] & mask_n[None, :])
 
 
 @triton.jit
@@ -144,14 +164,16 @@ def _fused_attention_kernel(
     BLOCK_Q: tl.constexpr,
     BLOCK_KV: tl.constexpr,
     BLOCK_D: tl.constexpr,
+    EVEN_L: tl.constexpr,  # L a multiple of BLOCK_Q and BLOCK_KV: no position bounds checks
+    EVEN_D: tl.constexpr,  # D == BLOCK_D: no channel bounds checks
 ):
     # Program order: query blocks of one (batch, head) are adjacent (they
     # read the same keys and values).
-    pid = tl.program_id(0).to(tl.int64)
+    pid = tl.program_id(0)
     pid_q = pid % tiles_q
     bh = pid // tiles_q
-    b = bh // heads
-    h = bh % heads
+    b = (bh // heads).to(tl.int64)  # 64-bit batch and head offsets; tile offsets stay 32-bit
+    h = (bh % heads).to(tl.int64)
 
     offs_i = pid_q * BLOCK_Q + tl.arange(0, BLOCK_Q)  # queries
     offs_c = tl.arange(0, BLOCK_D)  # channels of the head
@@ -161,15 +183,17 @@ def _fused_attention_kernel(
 
     # q tile [BLOCK_Q, BLOCK_D]: q[b, h*D + c, i], read transposed in place.
     q_base = q_ptr + b * stride_qb + (h * D) * stride_qc
-    qt = tl.load(q_base + offs_i[:, None] * stride_ql + offs_c[None, :] * stride_qc,
-                 mask=mask_i[:, None] & mask_c[None, :], other=0.0)
+    q_ptrs = q_base + offs_i[:, None] * stride_ql + offs_c[None, :] * stride_qc
+    if EVEN_L and EVEN_D:
+        qt = tl.load(q_ptrs)
+    else:
+        qt = tl.load(q_ptrs, mask=mask_i[:, None] & mask_c[None, :], other=0.0)
     if DOT_UPCAST:
         qt = qt.to(tl.float32)
     # k tiles [BLOCK_D, BLOCK_KV] (NCW as stored); v tiles [BLOCK_KV, BLOCK_D].
     k_base = k_ptr + b * stride_kb + (h * D) * stride_kc + offs_c[:, None] * stride_kc
     v_base = v_ptr + b * stride_vb + (h * D) * stride_vc + offs_c[None, :] * stride_vc
-    if HAS_MASK:
-        m_base = mask_ptr + b * stride_mb + h * stride_mh + offs_i[:, None] * stride_mi
+    m_base = mask_ptr + b * stride_mb + h * stride_mh + offs_i[:, None] * stride_mi  # unused without a mask
 
     m_i = tl.full((BLOCK_Q,), float("-inf"), dtype=tl.float32)  # running max
     l_i = tl.zeros((BLOCK_Q,), dtype=tl.float32)  # running sum
@@ -177,20 +201,28 @@ def _fused_attention_kernel(
     for j0 in range(0, L, BLOCK_KV):
         offs_j = j0 + offs_j0
         mask_j = offs_j < L
-        kt = tl.load(k_base + offs_j[None, :] * stride_kl, mask=mask_c[:, None] & mask_j[None, :], other=0.0)
+        k_ptrs = k_base + offs_j[None, :] * stride_kl
+        if EVEN_L and EVEN_D:
+            kt = tl.load(k_ptrs)
+        else:
+            kt = tl.load(k_ptrs, mask=mask_c[:, None] & mask_j[None, :], other=0.0)
         if DOT_UPCAST:
             kt = kt.to(tl.float32)
         s = tl.dot(qt, kt, input_precision=DOT_PRECISION) * sm_scale
         if HAS_MASK:
-            am = tl.load(m_base + offs_j[None, :] * stride_mj, mask=mask_i[:, None] & mask_j[None, :],
-                         other=0.0).to(tl.float32)
+            m_ptrs = m_base + offs_j[None, :] * stride_mj
+            if EVEN_L:
+                am = tl.load(m_ptrs).to(tl.float32)
+            else:
+                am = tl.load(m_ptrs, mask=mask_i[:, None] & mask_j[None, :], other=0.0).to(tl.float32)
             if MAP_MASK_LOWEST:
                 # A half-precision mask's minimum is float32's minimum here, so
                 # a row masked with it throughout attends uniformly, as in
                 # Hugging Face's half-precision softmax; -inf stays -inf.
                 am = tl.where(am == MASK_LOWEST, -3.4028234663852886e38, am)
             s = s + am
-        s = tl.where(mask_j[None, :], s, float("-inf"))
+        if not EVEN_L:
+            s = tl.where(mask_j[None, :], s, float("-inf"))
 
         m_new = tl.maximum(m_i, tl.max(s, 1))
         # While every score seen is -inf, exponentiate against 0: exp(-inf) = 0.
@@ -199,7 +231,11 @@ def _fused_attention_kernel(
         p = tl.exp(s - m_ref[:, None])
         l_i = l_i * alpha + tl.sum(p, 1)
 
-        vt = tl.load(v_base + offs_j[:, None] * stride_vl, mask=mask_j[:, None] & mask_c[None, :], other=0.0)
+        v_ptrs = v_base + offs_j[:, None] * stride_vl
+        if EVEN_L and EVEN_D:
+            vt = tl.load(v_ptrs)
+        else:
+            vt = tl.load(v_ptrs, mask=mask_j[:, None] & mask_c[None, :], other=0.0)
         p = p.to(v_ptr.dtype.element_ty)
         if DOT_UPCAST:
             vt = vt.to(tl.float32)
@@ -212,7 +248,10 @@ def _fused_attention_kernel(
     inv = tl.where(l_i > 0.0, 1.0 / l_i, 0.0)
     acc = acc * inv[:, None]
     o = out_ptr + b * stride_ob + (h * D) * stride_oc + offs_i[:, None] * stride_ol + offs_c[None, :] * stride_oc
-    tl.store(o, acc.to(out_ptr.dtype.element_ty), mask=mask_i[:, None] & mask_c[None, :])
+    if EVEN_L and EVEN_D:
+        tl.store(o, acc.to(out_ptr.dtype.element_ty))
+    else:
+        tl.store(o, acc.to(out_ptr.dtype.element_ty), mask=mask_i[:, None] & mask_c[None, :])
 
 
 # --------------------------------------------------------------------------
@@ -224,6 +263,7 @@ def _pow2(n: int, lo: int, hi: int) -> int:
     return max(lo, min(hi, triton.next_power_of_2(max(1, n))))
 
 
+@functools.lru_cache(maxsize=None)
 def _device_limits(device: torch.device) -> Tuple[int, int]:
     """(multiprocessor count, shared memory per block in bytes) of a GPU."""
     props = torch.cuda.get_device_properties(device)
@@ -244,7 +284,7 @@ def _conv_config(M: int, K: int, L: int, programs_per_tile: int, dtype: torch.dt
         # Each program costs Python time in the interpreter: few, large tiles.
         return dict(BLOCK_M=_pow2(M, 16, 256), BLOCK_N=_pow2(L, 16, 256), BLOCK_K=_pow2(K, 16, 256),
                     num_warps=4, num_stages=1)
-    elem = torch.empty((), dtype=dtype).element_size()
+    elem = dtype.itemsize
     # 128 output channels per tile unless 64 wastes fewer padded rows
     # (M = 192, the SqueezeBERT q/k/v and output convolutions' groups).
     bm = 128 if -(-M // 128) * 128 <= -(-M // 64) * 64 else 64
@@ -282,11 +322,7 @@ def _attention_config(L: int, D: int, dtype: torch.dtype) -> dict:
 
 
 def _device_guard(t: Tensor):
-    if t.is_cuda:
-        return torch.cuda.device(t.device)
-    import contextlib
-
-    return contextlib.nullcontext()
+    return torch.cuda.device(t.device) if t.is_cuda else contextlib.nullcontext()
 
 
 # --------------------------------------------------------------------------
@@ -390,6 +426,7 @@ def _launch_grouped_pw_conv(x, weight, bias, groups, gelu, y, BLOCK_M, BLOCK_N, 
             DOT_PRECISION=_dot_precision(x.dtype),
             DOT_UPCAST=INTERPRET and x.dtype == torch.bfloat16,
             BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N, BLOCK_K=BLOCK_K,
+            EVEN_M=m % BLOCK_M == 0, EVEN_N=length % BLOCK_N == 0, EVEN_K=k % BLOCK_K == 0,
             num_warps=num_warps, num_stages=num_stages,
         )
     return y
@@ -469,6 +506,7 @@ def _launch_fused_attention(q, k, v, mask, num_heads, out, BLOCK_Q, BLOCK_KV, BL
             DOT_PRECISION=_dot_precision(q.dtype),
             DOT_UPCAST=INTERPRET and q.dtype == torch.bfloat16,
             BLOCK_Q=BLOCK_Q, BLOCK_KV=BLOCK_KV, BLOCK_D=BLOCK_D,
+            EVEN_L=length % BLOCK_Q == 0 and length % BLOCK_KV == 0, EVEN_D=d == BLOCK_D,
             num_warps=num_warps, num_stages=num_stages,
         )
     return out

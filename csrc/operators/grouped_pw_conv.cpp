@@ -49,11 +49,17 @@ void grouped_pw_conv_run(const GroupedPwConvArgs& args,
   const Split s = split(args, config);
   const size_t panels = f32_gemm_panel_count(args.group_out, config.mr);
   const size_t panel_size = (1 + args.group_in) * config.mr;
-  // Each task first copies its k x nr block of x to a contiguous panel. Read
-  // in place, rows length * 4 bytes apart map to a few cache sets (at
-  // length 512, 2 of the 64 L1 sets), and every one of the m / mr weight
-  // panels would read them again; the copy pays that once.
-  std::vector<float> x_panel(args.group_in * config.nr);
+  // Each task copies its block of x, kc input channels x nr positions at a
+  // time, to a contiguous panel. Read in place, rows length * 4 bytes apart
+  // map to a few cache sets (at length 512, 2 of the 64 L1 sets), and every
+  // one of the m / mr weight panels would read them again; the copy pays
+  // that once. Deep groups (3072 -> 768: k = 768) go in slices of at most
+  // kMaxDepth channels so the panel stays in L1, the output tile
+  // accumulating across slices.
+  constexpr size_t kMaxDepth = 384;
+  const size_t slices = divide_round_up(args.group_in, kMaxDepth);
+  const size_t depth = divide_round_up(args.group_in, std::max<size_t>(1, slices));
+  std::vector<float> x_panel(depth * config.nr);
   for (size_t task = task_begin; task < task_end; task++) {
     const size_t n0 = (task % s.position_blocks) * config.nr;
     const size_t mb = (task / s.position_blocks) % s.channel_blocks;
@@ -62,27 +68,34 @@ void grouped_pw_conv_run(const GroupedPwConvArgs& args,
     const size_t nc = std::min(config.nr, args.length - n0);
     const float* x = args.x + b * args.x_batch_stride +
                      g * args.group_in * args.x_channel_stride + n0;
-    for (size_t j = 0; j < args.group_in; j++) {
-      std::memcpy(&x_panel[j * config.nr], x + j * args.x_channel_stride, nc * sizeof(float));
-    }
     float* y = args.y + b * args.y_batch_stride +
                g * args.group_out * args.y_channel_stride + n0;
-    const size_t m_end = std::min(args.group_out, (mb + 1) * s.panels_per_block * config.mr);
-    for (size_t m0 = mb * s.panels_per_block * config.mr; m0 < m_end; m0 += config.mr) {
-      const size_t c = g * args.group_out + m0;
-      F32GemmWeights panel;
-      if (args.packed_weight != nullptr) {
-        const float* w = args.packed_weight + (g * panels + m0 / config.mr) * panel_size;
-        panel = {w + config.mr, 1, config.mr, w};
-      } else {
-        panel = {args.weight + c * args.w_stride_c, args.w_stride_c, args.w_stride_k,
-                 args.bias != nullptr ? args.bias + c : nullptr};
+    const size_t m_begin = mb * s.panels_per_block * config.mr;
+    const size_t m_end = std::min(args.group_out, m_begin + s.panels_per_block * config.mr);
+    // k0 < group_in, or one pass for group_in = 0 (y = bias).
+    for (size_t k0 = 0; k0 == 0 || k0 < args.group_in; k0 += depth) {
+      const size_t kc = std::min(depth, args.group_in - k0);
+      for (size_t j = 0; j < kc; j++) {
+        std::memcpy(&x_panel[j * config.nr], x + (k0 + j) * args.x_channel_stride, nc * sizeof(float));
       }
-      const size_t mr = std::min(config.mr, args.group_out - m0);
-      float* tile = y + m0 * args.y_channel_stride;
-      config.ukernel(mr, nc, args.group_in, panel, x_panel.data(), config.nr, tile,
-                     args.y_channel_stride, /*accumulate=*/false);
-      if (args.gelu) config.vgelu(mr, nc, tile, args.y_channel_stride);
+      const bool first = k0 == 0, last = k0 + kc >= args.group_in;
+      for (size_t m0 = m_begin; m0 < m_end; m0 += config.mr) {
+        const size_t c = g * args.group_out + m0;
+        F32GemmWeights panel;
+        if (args.packed_weight != nullptr) {
+          const float* w = args.packed_weight + (g * panels + m0 / config.mr) * panel_size;
+          panel = {w + config.mr * (1 + k0), 1, config.mr, w};
+        } else {
+          panel = {args.weight + c * args.w_stride_c + k0 * args.w_stride_k, args.w_stride_c,
+                   args.w_stride_k, args.bias != nullptr ? args.bias + c : nullptr};
+        }
+        // The bias starts the sum in the first slice; later ones accumulate.
+        const size_t mr = std::min(config.mr, args.group_out - m0);
+        float* tile = y + m0 * args.y_channel_stride;
+        config.ukernel(mr, nc, kc, panel, x_panel.data(), config.nr, tile, args.y_channel_stride,
+                       /*accumulate=*/!first);
+        if (args.gelu && last) config.vgelu(mr, nc, tile, args.y_channel_stride);
+      }
     }
   }
 }
