@@ -16,6 +16,7 @@ from .model import (
     SqueezeBertForTokenClassification,
     SqueezeBertModel,
     optimize,
+    repack,
 )
 from .ops import (
     add_layernorm,
@@ -40,6 +41,7 @@ __all__ = [
     "SqueezeBertModel",
     "model",
     "optimize",
+    "repack",
     "add_layernorm",
     "add_layernorm_reference",
     "attention_reference",

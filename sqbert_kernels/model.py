@@ -108,7 +108,37 @@ _ACTIVATIONS = {
 
 
 def _conv(conv: nn.Conv1d, x: Tensor, activation: str = "none") -> Tensor:
-    return ops.grouped_pw_conv(x, conv.weight, conv.bias, conv.groups, activation)
+    """The convolution: with packed weights at inference, reading them in
+    place (differentiable) when gradients are wanted or under torch.compile."""
+    needs_grad = torch.is_grad_enabled() and any(
+        t is not None and t.requires_grad for t in (x, conv.weight, conv.bias))
+    if needs_grad or torch.compiler.is_compiling():
+        return ops.grouped_pw_conv(x, conv.weight, conv.bias, conv.groups, activation)
+    return ops.grouped_pw_conv_packed(x, _packed_weight(conv), conv.out_channels, activation)
+
+
+def _packed_weight(conv: nn.Conv1d) -> Tensor:
+    """conv's weights packed for the CPU kernel, packed again whenever the
+    weight or bias changed since: an in-place update (optimizer step,
+    load_state_dict, ``mul_`` under no_grad) bumps the tensor's version, a new
+    tensor has a new address. Writes through ``.data`` bypass the version
+    counter: call :func:`repack` after those."""
+    w, b = conv.weight, conv.bias
+    key = (w._version, w.data_ptr(), None if b is None else (b._version, b.data_ptr()), ops.cpu_isa())
+    cached = conv.__dict__.get("_sqbert_packed")
+    if cached is None or cached[0] != key:
+        with torch.no_grad():
+            cached = (key, ops.pack_pw_weight(w, b, conv.groups))
+        conv.__dict__["_sqbert_packed"] = cached
+    return cached[1]
+
+
+def repack(model: nn.Module) -> nn.Module:
+    """Drops the packed weights of every convolution in ``model``, so the next
+    inference packs them anew (needed only after writes through ``.data``)."""
+    for module in model.modules():
+        module.__dict__.pop("_sqbert_packed", None)
+    return model
 
 
 def additive_mask(mask: Optional[Tensor], dtype: torch.dtype) -> Optional[Tensor]:

@@ -206,3 +206,33 @@ def test_torch_compile_of_the_model():
         want = model(ids, attention_mask=mask).last_hidden_state
         compiled = torch.compile(model, fullgraph=True)
         torch.testing.assert_close(compiled(ids, attention_mask=mask).last_hidden_state, want, rtol=1e-5, atol=1e-5)
+
+
+def test_packed_weights_follow_weight_updates():
+    # Inference packs the convolution weights once; every ordinary way of
+    # changing them must be seen.
+    config = sk.SqueezeBertConfig(**SMALL)
+    model = sk.SqueezeBertModel(config).eval()
+    other = sk.SqueezeBertModel(config).eval()
+    ids, mask, _ = inputs(config)
+
+    def run(m):
+        with torch.no_grad():
+            return m(ids, attention_mask=mask).last_hidden_state
+
+    def reference(m):  # the differentiable path reads the weights in place
+        return m(ids, attention_mask=mask).last_hidden_state.detach()
+
+    torch.testing.assert_close(run(model), reference(model), rtol=0, atol=1e-5)
+    model.load_state_dict(other.state_dict())
+    torch.testing.assert_close(run(model), reference(other), rtol=0, atol=1e-5)
+    with torch.no_grad():
+        model.encoder.layers[0].intermediate.conv1d.weight.mul_(1.5)
+        model.encoder.layers[1].output.conv1d.bias.add_(0.1)
+    torch.testing.assert_close(run(model), reference(model), rtol=0, atol=1e-5)
+    conv = model.encoder.layers[0].attention.query
+    conv.weight = torch.nn.Parameter(conv.weight.detach() * 0.5)
+    torch.testing.assert_close(run(model), reference(model), rtol=0, atol=1e-5)
+    # Writes through .data bypass the version counter: repack() catches up.
+    conv.weight.data.mul_(2.0)
+    torch.testing.assert_close(run(sk.repack(model)), reference(model), rtol=0, atol=1e-5)
