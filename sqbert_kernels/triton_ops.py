@@ -27,7 +27,9 @@ Importing this module registers the Triton kernels as the CUDA kernels of
 (:func:`register_cuda_kernels`), so a model whose tensors live on a GPU uses
 them with no code change; the fake (meta) and autograd registrations of
 ``sqbert_kernels.ops`` are shared with the CPU kernels. The CPU kernels stay
-the C++ ones.
+the C++ ones. ``torch.ops.sqbert.add_layernorm`` gets a CUDA kernel made of
+stock PyTorch ops (no Triton kernel yet); the packed-weight ops
+(``pack_pw_weight``, ``grouped_pw_conv_packed``) stay CPU-only.
 
 On a machine without a GPU, set ``TRITON_INTERPRET=1`` before this module is
 imported (Triton reads it when the kernels are defined): the functions here
@@ -64,7 +66,6 @@ MAX_HEAD_DIM = 256
 
 _DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 _DTYPE_NAMES = "float32, float16 or bfloat16"
-_FP32_LOWEST = -3.4028234663852886e38
 
 
 # --------------------------------------------------------------------------
@@ -244,9 +245,9 @@ def _fused_attention_kernel(
         acc = tl.dot(p, vt, acc, input_precision=DOT_PRECISION)
         m_i = m_new
 
-    # A query whose keys were all -inf attends to nothing: 0, not NaN.
-    inv = tl.where(l_i > 0.0, 1.0 / l_i, 0.0)
-    acc = acc * inv[:, None]
+    # A query whose keys were all -inf attends to nothing: its p were all 0,
+    # so acc is 0; dividing by 1 keeps it 0, not NaN.
+    acc = acc / tl.where(l_i > 0.0, l_i, 1.0)[:, None]
     o = out_ptr + b * stride_ob + (h * D) * stride_oc + offs_i[:, None] * stride_ol + offs_c[None, :] * stride_oc
     if EVEN_L and EVEN_D:
         tl.store(o, acc.to(out_ptr.dtype.element_ty))
@@ -279,14 +280,15 @@ def _dot_precision(dtype: torch.dtype) -> str:
 
 def _conv_config(M: int, K: int, L: int, programs_per_tile: int, dtype: torch.dtype,
                  device: torch.device) -> dict:
-    """Block sizes, warps and pipeline stages for the grouped convolution."""
+    """Block sizes, warps and pipeline stages for the grouped convolution
+    (no autotuning: one heuristic choice per shape)."""
     if INTERPRET:
         # Each program costs Python time in the interpreter: few, large tiles.
         return dict(BLOCK_M=_pow2(M, 16, 256), BLOCK_N=_pow2(L, 16, 256), BLOCK_K=_pow2(K, 16, 256),
                     num_warps=4, num_stages=1)
     elem = dtype.itemsize
     # 128 output channels per tile unless 64 wastes fewer padded rows
-    # (M = 192, the SqueezeBERT q/k/v and output convolutions' groups).
+    # (M = 192: the SqueezeBERT q/k/v and output convolutions' groups).
     bm = 128 if -(-M // 128) * 128 <= -(-M // 64) * 64 else 64
     bn = 128
     bk = 32 if elem == 4 else 64
@@ -299,26 +301,48 @@ def _conv_config(M: int, K: int, L: int, programs_per_tile: int, dtype: torch.dt
         else:
             bm //= 2
     stage = (bm * bk + bk * bn) * elem
-    stages = max(2, min(4, (smem - 8 * 1024) // stage))
+    stages = max(2, min(4, (smem - 16 * 1024) // stage))
     warps = 8 if bm * bn >= 128 * 128 else 4
     return dict(BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, num_warps=warps, num_stages=stages)
 
 
-def _attention_config(L: int, D: int, dtype: torch.dtype) -> dict:
-    """Block sizes, warps and pipeline stages for the attention."""
+def _attention_config(L: int, D: int, programs_per_block: int, dtype: torch.dtype,
+                      device: torch.device) -> dict:
+    """Block sizes, warps and pipeline stages for the attention. Chosen so
+    that sm_80 and sm_90 builds keep everything in registers (no spills)."""
     block_d = _pow2(D, 16, MAX_HEAD_DIM)
     if INTERPRET:
         b = _pow2(L, 16, 128)
         return dict(BLOCK_Q=b, BLOCK_KV=b, BLOCK_D=block_d, num_warps=4, num_stages=1)
     half = dtype != torch.float32
     if block_d <= 64:
-        bq, bkv, warps, stages = (128, 64, 4, 3) if half else (64, 64, 4, 2)
+        bq, bkv, warps, stages = 128, 64, 8, 2
+        if -(-L // bq) * programs_per_block < _device_limits(device)[0]:
+            bq, warps = 64, 4  # small problems: more programs
     elif block_d <= 128:
-        bq, bkv, warps, stages = (128, 64, 8, 2) if half else (64, 32, 4, 2)
+        bq, bkv, warps, stages = (64, 64, 8, 2) if half else (64, 32, 4, 2)
     else:
-        bq, bkv, warps, stages = (64, 32, 8, 1) if half else (32, 32, 4, 1)
+        bq, bkv, warps, stages = (64, 32, 8, 1) if half else (32, 32, 8, 1)
     bq, bkv = min(bq, _pow2(L, 16, 128)), min(bkv, _pow2(L, 16, 128))
     return dict(BLOCK_Q=bq, BLOCK_KV=bkv, BLOCK_D=block_d, num_warps=warps, num_stages=stages)
+
+
+def _run_with_fallback(launch, cfg: dict, blocks: Tuple[str, ...]) -> None:
+    """Launches ``launch(**cfg)``; if the GPU lacks the shared memory or
+    registers for it, retries with fewer pipeline stages, then halves the
+    given blocks (largest first, not below 16)."""
+    cfg = dict(cfg)
+    while True:
+        try:
+            return launch(**cfg)
+        except triton.runtime.errors.OutOfResources:
+            if cfg["num_stages"] > 1:
+                cfg["num_stages"] -= 1
+                continue
+            name = max(blocks, key=lambda b: cfg[b])
+            if cfg[name] <= 16:
+                raise
+            cfg[name] //= 2
 
 
 def _device_guard(t: Tensor):
@@ -402,9 +426,10 @@ def grouped_pw_conv(x: Tensor, weight: Tensor, bias: Optional[Tensor], groups: i
     y = torch.empty(batch, cout, length, dtype=x.dtype, device=x.device)
     if y.numel() == 0:
         return y
-    m = cout // groups
-    cfg = _conv_config(m, k, length, batch * groups, x.dtype, x.device)
-    return _launch_grouped_pw_conv(x, weight, bias, groups, activation == "gelu", y, **cfg)
+    cfg = _conv_config(cout // groups, k, length, batch * groups, x.dtype, x.device)
+    launch = functools.partial(_launch_grouped_pw_conv, x, weight, bias, groups, activation == "gelu", y)
+    _run_with_fallback(launch, cfg, ("BLOCK_M", "BLOCK_N", "BLOCK_K"))
+    return y
 
 
 def _launch_grouped_pw_conv(x, weight, bias, groups, gelu, y, BLOCK_M, BLOCK_N, BLOCK_K,
@@ -474,8 +499,10 @@ def fused_attention(q: Tensor, k: Tensor, v: Tensor, mask: Optional[Tensor], num
     out = torch.empty(batch, channels, length, dtype=q.dtype, device=q.device)
     if out.numel() == 0:
         return out
-    cfg = _attention_config(length, d, q.dtype)
-    return _launch_fused_attention(q, k, v, mask, num_heads, out, **cfg)
+    cfg = _attention_config(length, d, batch * num_heads, q.dtype, q.device)
+    launch = functools.partial(_launch_fused_attention, q, k, v, mask, num_heads, out)
+    _run_with_fallback(launch, cfg, ("BLOCK_Q", "BLOCK_KV"))
+    return out
 
 
 def _launch_fused_attention(q, k, v, mask, num_heads, out, BLOCK_Q, BLOCK_KV, BLOCK_D,
@@ -519,17 +546,27 @@ def _launch_fused_attention(q, k, v, mask, num_heads, out, BLOCK_Q, BLOCK_KV, BL
 _registered = False
 
 
+def _add_layernorm_cuda(x: Tensor, residual: Optional[Tensor], weight: Tensor, bias: Tensor,
+                        eps: float) -> Tensor:
+    # No Triton kernel yet: stock PyTorch ops, contiguous like the fake kernel.
+    return _ops.add_layernorm_reference(x, residual, weight, bias, eps).contiguous()
+
+
 def register_cuda_kernels() -> None:
     """Registers :func:`grouped_pw_conv` and :func:`fused_attention` as the
     CUDA kernels of ``torch.ops.sqbert.grouped_pw_conv`` and
-    ``torch.ops.sqbert.fused_attention``. Called when this module is
-    imported; calling it again does nothing. The CPU kernels are untouched.
+    ``torch.ops.sqbert.fused_attention`` (and, until it has a Triton kernel,
+    the stock-PyTorch composition as the CUDA kernel of
+    ``torch.ops.sqbert.add_layernorm``, so that a whole layer runs on a GPU).
+    Called when this module is imported; calling it again does nothing. The
+    CPU kernels stay the C++ ones, and the packed-weight ops stay CPU-only.
     """
     global _registered
     if _registered:
         return
     torch.library.register_kernel("sqbert::grouped_pw_conv", "cuda", grouped_pw_conv)
     torch.library.register_kernel("sqbert::fused_attention", "cuda", fused_attention)
+    torch.library.register_kernel("sqbert::add_layernorm", "cuda", _add_layernorm_cuda)
     _registered = True
 
 
