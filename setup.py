@@ -32,7 +32,7 @@ setup(
     # (and the benchmark's Hugging Face baselines) only.
     install_requires=["torch>=2.4", "matplotlib"],
     extras_require={
-        "test": ["pytest", "pytest-benchmark", "numpy", "transformers"],
+        "test": ["pytest", "pytest-benchmark", "numpy", "transformers", "triton==3.7.1"],
     },
     entry_points={"console_scripts": ["sqbert-bench=sqbert_kernels.bench:main"]},
     python_requires=">=3.9",

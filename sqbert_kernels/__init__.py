@@ -8,6 +8,11 @@ import torch
 
 from . import _C  # noqa: F401  (registers the ops' schemas and CPU kernels)
 from . import model, ops
+
+try:
+    from . import triton_ops  # noqa: F401  (Triton kernels as the ops' CUDA kernels)
+except ImportError:  # triton not installed
+    triton_ops = None
 from .model import (
     SqueezeBertConfig,
     SqueezeBertForMaskedLM,

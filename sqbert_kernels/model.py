@@ -112,7 +112,8 @@ def _conv(conv: nn.Conv1d, x: Tensor, activation: str = "none") -> Tensor:
     place (differentiable) when gradients are wanted or under torch.compile."""
     needs_grad = torch.is_grad_enabled() and any(
         t is not None and t.requires_grad for t in (x, conv.weight, conv.bias))
-    if needs_grad or torch.compiler.is_compiling():
+    # Packed weights are a CPU kernel's layout; GPUs run the Triton kernel.
+    if needs_grad or torch.compiler.is_compiling() or x.device.type != "cpu":
         return ops.grouped_pw_conv(x, conv.weight, conv.bias, conv.groups, activation)
     return ops.grouped_pw_conv_packed(x, _packed_weight(conv), conv.out_channels, activation)
 
