@@ -22,8 +22,9 @@
 #      Pi 4 (pytorch/pytorch#176993: it uses ARMv8.1 atomics). import torch
 #      takes 20-60 s there; compute is about 100x slower than native.
 #
-# Needs g++-aarch64-linux-gnu, qemu-user, make and unzip (Debian), pip, and
-# the network on a cold cache (Debian and PyPI only). Environment:
+# Needs Debian (apt, dpkg-deb), g++-aarch64-linux-gnu, qemu-user, make, a
+# host python3 with pip, and the network on a cold cache (Debian and PyPI
+# only); a warm cache needs no network. Environment:
 #   SQBERT_AARCH64_CACHE  the cached root and downloads (~/.cache/sqbert-aarch64)
 #   SQBERT_AARCH64_BUILD  objects and the staging package (build/aarch64-python)
 #   SQBERT_AARCH64_CPU    the emulated core for the tests (cortex-a76; `max`,
@@ -51,9 +52,9 @@ t_start=$SECONDS
 step() { echo "== aarch64 [$((SECONDS - t_start))s] $*"; }
 die() { echo "== aarch64: error: $*" >&2; exit 1; }
 
-for tool in aarch64-linux-gnu-g++ aarch64-linux-gnu-objdump qemu-aarch64 make unzip dpkg-deb apt-get; do
+for tool in aarch64-linux-gnu-g++ aarch64-linux-gnu-objdump qemu-aarch64 make dpkg-deb apt-get; do
   command -v "$tool" > /dev/null ||
-    die "$tool missing: apt-get install --no-install-recommends g++-aarch64-linux-gnu qemu-user make unzip"
+    die "$tool missing: apt-get install --no-install-recommends g++-aarch64-linux-gnu qemu-user make"
 done
 python=$(command -v python3 || true)
 [ -n "$python" ] || die "python3 (with pip) missing on the host"
@@ -171,21 +172,30 @@ build_root() {
   local f
   for f in "${deb_files[@]}"; do dpkg-deb -x "$f" "$rootfs"; done
   [ -x "$rootfs/usr/bin/python3.11" ] || die "no usr/bin/python3.11 in the unpacked packages"
-  mkdir -p "$rootfs/usr/lib/python3/dist-packages"
+  mkdir -p "$site"
   for f in "${wheel_files[@]}"; do
-    unzip -q -o "$f" -d "$rootfs/usr/lib/python3/dist-packages"
+    if command -v unzip > /dev/null; then
+      unzip -q -o "$f" -d "$site"
+    else
+      "$python" -m zipfile -e "$f" "$site"
+    fi
   done
   # Keep the loader off the host's x86 /etc/ld.so.cache (qemu -L falls back
   # to host paths for files the root lacks): an empty cache is no cache, and
   # the loader searches the default directories.
   mkdir -p "$rootfs/etc"
   : > "$rootfs/etc/ld.so.cache"
-  step "byte-compiling the root's Python natively (emulated, it would take minutes)"
-  # Same bytecode magic for every 3.11.x; the few files that do not compile
-  # (test data of the stdlib) are compiled, or not, by the guest.
-  "$python" -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2> /dev/null &&
-    "$python" -m compileall -q -j "$jobs" \
-      "$rootfs/usr/lib/python3.11" "$rootfs/usr/lib/python3/dist-packages" > /dev/null 2>&1 || true
+  # Byte code once, here: the tests run with PYTHONDONTWRITEBYTECODE, and
+  # compiling torch's Python under emulation on every run would cost minutes.
+  # Every 3.11.x writes the same byte code, so a host 3.11 does it natively.
+  # compileall's exit status is ignored: a few stdlib test-data files never
+  # compile.
+  local compiler=("$python")
+  if ! "$python" -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2> /dev/null; then
+    compiler=(env QEMU_CPU="$qemu_cpu" qemu-aarch64 -L "$rootfs" "$rootfs/usr/bin/python3.11")
+  fi
+  step "byte-compiling the root's Python (${compiler[*]:0:3})"
+  "${compiler[@]}" -m compileall -q -j "$jobs" "$rootfs/usr/lib/python3.11" "$site" > /dev/null 2>&1 || true
   echo "$spec" > "$rootfs/.sqbert-root"
 }
 

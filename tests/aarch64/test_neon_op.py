@@ -99,6 +99,16 @@ def test_deep_groups_accumulate(isa, k):
     assert_matches(op(x, w, b, 2), reference(x, w, b, 2), rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.parametrize("cin,cout", [(768, 768), (3072, 768)])
+def test_squeezebert_shapes(isa, cin, cout):
+    # SqueezeBERT's groups=4 projections at a short sequence (20 = 2 tiles + 4):
+    # many panels, deep groups sliced, threads; in place and packed.
+    x, w, b = make(1, cin, cout, 4, 20)
+    ref = reference(x, w, b, 4)
+    assert_matches(op(x, w, b, 4), ref, rtol=1e-5, atol=1e-4)
+    assert_matches(sk.grouped_pw_conv_packed(x, sk.pack_pw_weight(w, b, 4), cout), ref, rtol=1e-5, atol=1e-4)
+
+
 def test_two_dimensional_weight_no_bias_and_strided_x(isa):
     x, w, _ = make(2, 12, 18, 3, 10, bias=False)
     assert_matches(op(x, w.squeeze(-1), None, 3), reference(x, w, None, 3))
