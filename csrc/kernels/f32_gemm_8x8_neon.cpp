@@ -3,7 +3,8 @@
 // adjacent (packed panels, full tiles) they come in 2 loads and feed 16
 // by-lane FMAs; otherwise each row's weight is loaded and broadcast (ld1r).
 // Either way, per k step the loads (4 or 10) stay below what two load pipes
-// issue while the two FMA pipes run the 16 FMAs (Cortex-A76, Neoverse N1).
+// issue while the two FMA pipes run the 16 FMAs (Cortex-A76, Neoverse N1):
+// benchmarks/neon_mca.py has llvm-mca's predictions.
 #if defined(__aarch64__)
 
 #include <arm_neon.h>
@@ -18,11 +19,18 @@ namespace {
 template <bool kPartial>
 inline void load_row(const float* p, size_t nc, float32x4_t& lo, float32x4_t& hi) {
   if (kPartial) {
-    // NEON has no masked load: stage the nc valid columns, zero the rest.
-    float row[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    std::memcpy(row, p, nc * sizeof(float));
-    lo = vld1q_f32(row);
-    hi = vld1q_f32(row + 4);
+    // NEON has no masked load: the nc < 8 valid columns lane by lane, the
+    // rest zero (no staging through memory in the k loop).
+    lo = hi = vdupq_n_f32(0.0f);
+    switch (nc) {
+      case 7: hi = vld1q_lane_f32(p + 6, hi, 2); [[fallthrough]];
+      case 6: hi = vld1q_lane_f32(p + 5, hi, 1); [[fallthrough]];
+      case 5: hi = vld1q_lane_f32(p + 4, hi, 0); [[fallthrough]];
+      case 4: lo = vld1q_lane_f32(p + 3, lo, 3); [[fallthrough]];
+      case 3: lo = vld1q_lane_f32(p + 2, lo, 2); [[fallthrough]];
+      case 2: lo = vld1q_lane_f32(p + 1, lo, 1); [[fallthrough]];
+      default: lo = vld1q_lane_f32(p, lo, 0);
+    }
   } else {
     lo = vld1q_f32(p);
     hi = vld1q_f32(p + 4);
