@@ -445,7 +445,12 @@ def _classification_loss(config, logits, labels, num_labels):
     return F.cross_entropy(logits.view(-1, num_labels), labels.view(-1))
 
 
-class SqueezeBertForSequenceClassification(SqueezeBertPreTrainedModel):
+class _SqueezeBertClassifier(SqueezeBertPreTrainedModel):
+    """The base model, dropout and a linear classifier over ``features`` of its
+    outputs (``pooler_output`` per sequence, ``last_hidden_state`` per token)."""
+
+    features = ""
+
     def __init__(self, config):
         super().__init__(config)
         self.num_labels = self.config.num_labels
@@ -454,35 +459,32 @@ class SqueezeBertForSequenceClassification(SqueezeBertPreTrainedModel):
         self.classifier = nn.Linear(self.config.hidden_size, self.num_labels)
         self.init_weights()
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, labels=None, output_hidden_states=None, return_dict=None, **kwargs):
-        outputs = self.transformer(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                                   position_ids=position_ids, inputs_embeds=inputs_embeds,
-                                   output_hidden_states=output_hidden_states)
-        logits = self.classifier(self.dropout(outputs.pooler_output))
-        loss = None if labels is None else _classification_loss(self.config, logits, labels, self.num_labels)
-        out = ModelOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
-        return out if return_dict is not False else out.to_tuple()
-
-
-class SqueezeBertForTokenClassification(SqueezeBertPreTrainedModel):
-    def __init__(self, config):
-        super().__init__(config)
-        self.num_labels = self.config.num_labels
-        self.transformer = SqueezeBertModel(self.config)
-        self.dropout = nn.Dropout(self.config.hidden_dropout_prob)
-        self.classifier = nn.Linear(self.config.hidden_size, self.num_labels)
-        self.init_weights()
+    def loss(self, logits, labels):
+        raise NotImplementedError
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                 inputs_embeds=None, labels=None, output_hidden_states=None, return_dict=None, **kwargs):
         outputs = self.transformer(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                                    position_ids=position_ids, inputs_embeds=inputs_embeds,
                                    output_hidden_states=output_hidden_states)
-        logits = self.classifier(self.dropout(outputs.last_hidden_state))
-        loss = None if labels is None else F.cross_entropy(logits.view(-1, self.num_labels), labels.view(-1))
+        logits = self.classifier(self.dropout(outputs[self.features]))
+        loss = None if labels is None else self.loss(logits, labels)
         out = ModelOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
         return out if return_dict is not False else out.to_tuple()
+
+
+class SqueezeBertForSequenceClassification(_SqueezeBertClassifier):
+    features = "pooler_output"
+
+    def loss(self, logits, labels):
+        return _classification_loss(self.config, logits, labels, self.num_labels)
+
+
+class SqueezeBertForTokenClassification(_SqueezeBertClassifier):
+    features = "last_hidden_state"
+
+    def loss(self, logits, labels):
+        return F.cross_entropy(logits.view(-1, self.num_labels), labels.view(-1))
 
 
 class SqueezeBertForQuestionAnswering(SqueezeBertPreTrainedModel):

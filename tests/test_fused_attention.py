@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 import sqbert_kernels as sk
+from cases import ATTENTION_BAD_INPUT
 
 op = torch.ops.sqbert.fused_attention
 MIN = torch.finfo(torch.float32).min
@@ -135,19 +136,7 @@ def test_squeezebert_size(isa):
     assert_close(op(q, k, v, mask, 12), sdpa_reference(q, k, v, mask, 12))
 
 
-@pytest.mark.parametrize(
-    "shapes,mask_shape,heads,message",
-    [
-        (((1, 8, 5),) * 3, None, 0, r"num_heads > 0, got 0"),
-        (((1, 8, 5),) * 3, None, 3, r"channels \(8\) divisible by num_heads \(3\)"),
-        (((1, 8, 5), (1, 8, 6), (1, 8, 5)), None, 2, r"k of the same shape as q \[1, 8, 5\], got \[1, 8, 6\]"),
-        (((1, 8, 5), (1, 8, 5), (2, 8, 5)), None, 2, r"v of the same shape as q"),
-        (((8, 5),) * 3, None, 2, r"q of shape \[batch, channels, length\], got \[8, 5\]"),
-        (((1, 8, 5),) * 3, (1, 1, 1, 4), 2, r"mask broadcastable to .*\[1, 2, 5, 5\], got \[1, 1, 1, 4\]"),
-        (((1, 8, 5),) * 3, (3, 1, 1, 5), 2, r"got \[3, 1, 1, 5\]"),
-        (((1, 8, 5),) * 3, (1, 1, 1, 1, 5), 2, r"got \[1, 1, 1, 1, 5\]"),
-    ],
-)
+@pytest.mark.parametrize("shapes,mask_shape,heads,message", ATTENTION_BAD_INPUT)
 def test_bad_input(shapes, mask_shape, heads, message):
     q, k, v = (torch.randn(s) for s in shapes)
     mask = None if mask_shape is None else torch.zeros(mask_shape)

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 import sqbert_kernels as sk
+from cases import CONV_BAD_SHAPES
 
 op = torch.ops.sqbert.grouped_pw_conv
 
@@ -93,22 +94,7 @@ def test_empty(isa, shape):
     assert y.shape == (shape[0], 6, shape[2])
 
 
-@pytest.mark.parametrize(
-    "x_shape,w_shape,b_shape,groups,message",
-    [
-        ((1, 8, 5), (8, 2, 1), None, 0, r"groups > 0, got 0"),
-        ((1, 8, 5), (8, 2, 1), None, -4, r"groups > 0, got -4"),
-        ((1, 8, 5), (9, 2, 1), None, 3, r"in_channels \(8\) divisible by groups \(3\)"),
-        ((1, 8, 5), (6, 2, 1), None, 4, r"out_channels \(6\) divisible by groups \(4\)"),
-        ((1, 8, 5), (8, 4, 1), None, 4, r"weight of shape \[out_channels, 2\].*got \[8, 4, 1\]"),
-        ((1, 8, 5), (8, 2, 3), None, 4, r"got \[8, 2, 3\]"),
-        ((1, 8, 5), (8,), None, 4, r"got \[8\]"),
-        ((1, 8, 5), (8, 2, 1), (7,), 4, r"bias of shape \[8\], got \[7\]"),
-        ((1, 8, 5), (8, 2, 1), (8, 1), 4, r"bias of shape \[8\], got \[8, 1\]"),
-        ((8, 5), (8, 2, 1), None, 4, r"x of shape \[batch, in_channels, length\], got \[8, 5\]"),
-        ((1, 1, 8, 5), (8, 2, 1), None, 4, r"got \[1, 1, 8, 5\]"),
-    ],
-)
+@pytest.mark.parametrize("x_shape,w_shape,b_shape,groups,message", CONV_BAD_SHAPES)
 def test_bad_shapes(x_shape, w_shape, b_shape, groups, message):
     x, w = torch.randn(x_shape), torch.randn(w_shape)
     b = None if b_shape is None else torch.randn(b_shape)

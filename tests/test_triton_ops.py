@@ -18,6 +18,7 @@ pytest.importorskip("triton")
 
 import sqbert_kernels  # noqa: E402,F401
 from sqbert_kernels import triton_ops as T  # noqa: E402
+from cases import ATTENTION_BAD_INPUT, CONV_BAD_SHAPES  # noqa: E402
 
 if T.INTERPRET:
     DEVICE = "cpu"
@@ -157,22 +158,7 @@ def test_conv_empty(shape):
     assert y.shape == (shape[0], 6, shape[2])
 
 
-@pytest.mark.parametrize(
-    "x_shape,w_shape,b_shape,groups,message",
-    [
-        ((1, 8, 5), (8, 2, 1), None, 0, r"groups > 0, got 0"),
-        ((1, 8, 5), (8, 2, 1), None, -4, r"groups > 0, got -4"),
-        ((1, 8, 5), (9, 2, 1), None, 3, r"in_channels \(8\) divisible by groups \(3\)"),
-        ((1, 8, 5), (6, 2, 1), None, 4, r"out_channels \(6\) divisible by groups \(4\)"),
-        ((1, 8, 5), (8, 4, 1), None, 4, r"weight of shape \[out_channels, 2\].*got \[8, 4, 1\]"),
-        ((1, 8, 5), (8, 2, 3), None, 4, r"got \[8, 2, 3\]"),
-        ((1, 8, 5), (8,), None, 4, r"got \[8\]"),
-        ((1, 8, 5), (8, 2, 1), (7,), 4, r"bias of shape \[8\], got \[7\]"),
-        ((1, 8, 5), (8, 2, 1), (8, 1), 4, r"bias of shape \[8\], got \[8, 1\]"),
-        ((8, 5), (8, 2, 1), None, 4, r"x of shape \[batch, in_channels, length\], got \[8, 5\]"),
-        ((1, 1, 8, 5), (8, 2, 1), None, 4, r"got \[1, 1, 8, 5\]"),
-    ],
-)
+@pytest.mark.parametrize("x_shape,w_shape,b_shape,groups,message", CONV_BAD_SHAPES)
 def test_conv_bad_shapes_like_the_cpu_op(x_shape, w_shape, b_shape, groups, message):
     x, w = torch.randn(x_shape), torch.randn(w_shape)
     b = None if b_shape is None else torch.randn(b_shape)
@@ -349,19 +335,7 @@ def test_attention_squeezebert_size(dtype):
     assert_close(T.fused_attention(q, k, v, mask, 12), attention_reference(q, k, v, mask, 12), dtype)
 
 
-@pytest.mark.parametrize(
-    "shapes,mask_shape,heads,message",
-    [
-        (((1, 8, 5),) * 3, None, 0, r"num_heads > 0, got 0"),
-        (((1, 8, 5),) * 3, None, 3, r"channels \(8\) divisible by num_heads \(3\)"),
-        (((1, 8, 5), (1, 8, 6), (1, 8, 5)), None, 2, r"k of the same shape as q \[1, 8, 5\], got \[1, 8, 6\]"),
-        (((1, 8, 5), (1, 8, 5), (2, 8, 5)), None, 2, r"v of the same shape as q"),
-        (((8, 5),) * 3, None, 2, r"q of shape \[batch, channels, length\], got \[8, 5\]"),
-        (((1, 8, 5),) * 3, (1, 1, 1, 4), 2, r"mask broadcastable to .*\[1, 2, 5, 5\], got \[1, 1, 1, 4\]"),
-        (((1, 8, 5),) * 3, (3, 1, 1, 5), 2, r"got \[3, 1, 1, 5\]"),
-        (((1, 8, 5),) * 3, (1, 1, 1, 1, 5), 2, r"got \[1, 1, 1, 1, 5\]"),
-    ],
-)
+@pytest.mark.parametrize("shapes,mask_shape,heads,message", ATTENTION_BAD_INPUT)
 def test_attention_bad_input_like_the_cpu_op(shapes, mask_shape, heads, message):
     q, k, v = (torch.randn(s) for s in shapes)
     mask = None if mask_shape is None else torch.zeros(mask_shape)

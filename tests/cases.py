@@ -1,0 +1,29 @@
+"""Bad-input cases shared by the CPU and Triton op tests: both raise the same
+RuntimeError messages."""
+
+# x shape, weight shape, bias shape or None, groups, message (a regex).
+CONV_BAD_SHAPES = [
+    ((1, 8, 5), (8, 2, 1), None, 0, r"groups > 0, got 0"),
+    ((1, 8, 5), (8, 2, 1), None, -4, r"groups > 0, got -4"),
+    ((1, 8, 5), (9, 2, 1), None, 3, r"in_channels \(8\) divisible by groups \(3\)"),
+    ((1, 8, 5), (6, 2, 1), None, 4, r"out_channels \(6\) divisible by groups \(4\)"),
+    ((1, 8, 5), (8, 4, 1), None, 4, r"weight of shape \[out_channels, 2\].*got \[8, 4, 1\]"),
+    ((1, 8, 5), (8, 2, 3), None, 4, r"got \[8, 2, 3\]"),
+    ((1, 8, 5), (8,), None, 4, r"got \[8\]"),
+    ((1, 8, 5), (8, 2, 1), (7,), 4, r"bias of shape \[8\], got \[7\]"),
+    ((1, 8, 5), (8, 2, 1), (8, 1), 4, r"bias of shape \[8\], got \[8, 1\]"),
+    ((8, 5), (8, 2, 1), None, 4, r"x of shape \[batch, in_channels, length\], got \[8, 5\]"),
+    ((1, 1, 8, 5), (8, 2, 1), None, 4, r"got \[1, 1, 8, 5\]"),
+]
+
+# q, k, v shapes, mask shape or None, num_heads, message (a regex).
+ATTENTION_BAD_INPUT = [
+    (((1, 8, 5),) * 3, None, 0, r"num_heads > 0, got 0"),
+    (((1, 8, 5),) * 3, None, 3, r"channels \(8\) divisible by num_heads \(3\)"),
+    (((1, 8, 5), (1, 8, 6), (1, 8, 5)), None, 2, r"k of the same shape as q \[1, 8, 5\], got \[1, 8, 6\]"),
+    (((1, 8, 5), (1, 8, 5), (2, 8, 5)), None, 2, r"v of the same shape as q"),
+    (((8, 5),) * 3, None, 2, r"q of shape \[batch, channels, length\], got \[8, 5\]"),
+    (((1, 8, 5),) * 3, (1, 1, 1, 4), 2, r"mask broadcastable to .*\[1, 2, 5, 5\], got \[1, 1, 1, 4\]"),
+    (((1, 8, 5),) * 3, (3, 1, 1, 5), 2, r"got \[3, 1, 1, 5\]"),
+    (((1, 8, 5),) * 3, (1, 1, 1, 1, 5), 2, r"got \[1, 1, 1, 1, 5\]"),
+]
