@@ -11,42 +11,26 @@ namespace {
 
 size_t divide_round_up(size_t n, size_t q) { return (n + q - 1) / q; }
 
-// How the work splits: a task is one block of positions (one tile wide)
-// against one block of a group's output channels. Channel blocks hold at most
-// ~256 KiB of weights, so the tasks that follow each other, walking the
-// positions, keep their weights in a 512 KiB L2 instead of streaming a whole
-// group's (590 KiB for SqueezeBERT's 768x192) from L3 for every tile.
-struct Split {
-  size_t position_blocks, channel_blocks, panels_per_block;
-};
-
-Split split(const GroupedPwConvArgs& args, const KernelConfig& config) {
-  constexpr size_t kWeightBytesPerBlock = 256 * 1024;
-  const size_t panels = f32_gemm_panel_count(args.group_out, config.mr);
-  const size_t max_panels = std::max<size_t>(
-      1, kWeightBytesPerBlock / (sizeof(float) * config.mr * std::max<size_t>(1, args.group_in)));
-  const size_t channel_blocks = std::max<size_t>(1, divide_round_up(panels, max_panels));
-  return {divide_round_up(args.length, config.nr), channel_blocks,
-          divide_round_up(panels, channel_blocks)};
+size_t position_blocks(const GroupedPwConvArgs& args, const KernelConfig& config) {
+  return divide_round_up(args.length, config.nr);
 }
 
 }  // namespace
 
 size_t grouped_pw_conv_task_count(const GroupedPwConvArgs& args,
                                   const KernelConfig& config) {
-  const Split s = split(args, config);
-  return args.batch * args.groups * s.channel_blocks * s.position_blocks;
+  return args.batch * args.groups * position_blocks(args, config);
 }
 
 size_t grouped_pw_conv_task_flops(const GroupedPwConvArgs& args,
                                   const KernelConfig& config) {
-  return 2 * split(args, config).panels_per_block * config.mr * args.group_in * config.nr;
+  return 2 * args.group_out * args.group_in * config.nr;
 }
 
 void grouped_pw_conv_run(const GroupedPwConvArgs& args,
                          const KernelConfig& config, size_t task_begin,
                          size_t task_end) {
-  const Split s = split(args, config);
+  const size_t blocks = position_blocks(args, config);
   const size_t panels = f32_gemm_panel_count(args.group_out, config.mr);
   const size_t panel_size = (1 + args.group_in) * config.mr;
   // Each task copies its block of x, kc input channels x nr positions at a
@@ -61,17 +45,14 @@ void grouped_pw_conv_run(const GroupedPwConvArgs& args,
   const size_t depth = divide_round_up(args.group_in, std::max<size_t>(1, slices));
   std::vector<float> x_panel(depth * config.nr);
   for (size_t task = task_begin; task < task_end; task++) {
-    const size_t n0 = (task % s.position_blocks) * config.nr;
-    const size_t mb = (task / s.position_blocks) % s.channel_blocks;
-    const size_t g = (task / (s.position_blocks * s.channel_blocks)) % args.groups;
-    const size_t b = task / (s.position_blocks * s.channel_blocks * args.groups);
+    const size_t n0 = (task % blocks) * config.nr;
+    const size_t g = (task / blocks) % args.groups;
+    const size_t b = task / (blocks * args.groups);
     const size_t nc = std::min(config.nr, args.length - n0);
     const float* x = args.x + b * args.x_batch_stride +
                      g * args.group_in * args.x_channel_stride + n0;
     float* y = args.y + b * args.y_batch_stride +
                g * args.group_out * args.y_channel_stride + n0;
-    const size_t m_begin = mb * s.panels_per_block * config.mr;
-    const size_t m_end = std::min(args.group_out, m_begin + s.panels_per_block * config.mr);
     // k0 < group_in, or one pass for group_in = 0 (y = bias).
     for (size_t k0 = 0; k0 == 0 || k0 < args.group_in; k0 += depth) {
       const size_t kc = std::min(depth, args.group_in - k0);
@@ -79,7 +60,7 @@ void grouped_pw_conv_run(const GroupedPwConvArgs& args,
         std::memcpy(&x_panel[j * config.nr], x + (k0 + j) * args.x_channel_stride, nc * sizeof(float));
       }
       const bool first = k0 == 0, last = k0 + kc >= args.group_in;
-      for (size_t m0 = m_begin; m0 < m_end; m0 += config.mr) {
+      for (size_t m0 = 0; m0 < args.group_out; m0 += config.mr) {
         const size_t c = g * args.group_out + m0;
         F32GemmWeights panel;
         if (args.packed_weight != nullptr) {
