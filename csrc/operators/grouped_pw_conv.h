@@ -34,7 +34,7 @@ struct GroupedPwConvArgs {
 };
 
 // A task is one (batch, group, block of positions) with all of the group's
-// output channels, so consecutive tasks share a group's packed weights.
+// output channels, so consecutive tasks share a group's weights.
 size_t grouped_pw_conv_task_count(const GroupedPwConvArgs& args,
                                   const KernelConfig& config);
 

@@ -13,8 +13,6 @@
 namespace sqbert {
 namespace {
 
-constexpr size_t kMinFlopsPerThread = 1 << 20;
-
 void check_qkv(const at::Tensor& t, const char* name, const at::Tensor& q) {
   TORCH_CHECK(t.device().is_cpu(), "fused_attention: expected ", name,
               " on the CPU, got it on ", t.device());

@@ -14,8 +14,6 @@
 namespace sqbert {
 namespace {
 
-// Below this many FLOPs a chunk of work is not worth a thread.
-constexpr size_t kMinFlopsPerThread = 1 << 20;
 // Below this many packed floats, packing is not worth a thread.
 constexpr int64_t kMinPackPerThread = 1 << 14;
 
