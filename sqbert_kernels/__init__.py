@@ -4,7 +4,7 @@ Importing this package loads the compiled extension, which registers
 ``torch.ops.sqbert.*``, and the Python-side fake, autograd and FLOP
 registrations of those ops.
 """
-import torch
+import torch  # noqa: F401  (loads libtorch, which the extension links against)
 
 from . import _C  # noqa: F401  (registers the ops' schemas and CPU kernels)
 from . import model, ops

@@ -1,6 +1,5 @@
 """torch.ops.sqbert.fused_attention against scaled_dot_product_attention on
 transposed inputs, and against Hugging Face SqueezeBERT's eager attention."""
-import math
 
 import pytest
 import torch

@@ -1,5 +1,4 @@
 """The drop-in SqueezeBERT against Hugging Face transformers' eager model."""
-import copy
 import json
 import os
 
