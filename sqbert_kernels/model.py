@@ -10,7 +10,6 @@ package only; ``transformers`` is needed just to convert a model of its own
 (:func:`optimize`).
 """
 import json
-import math
 import os
 from collections import OrderedDict
 from dataclasses import dataclass, fields
@@ -209,22 +208,10 @@ class SqueezeBertSelfAttention(nn.Module):
         mask = additive_mask(attention_mask, q.dtype)
         if self.training and self.dropout.p > 0:
             # Dropout on the attention probabilities: the stock composition.
-            context = _attention_with_dropout(q, k, v, mask, self.num_attention_heads, self.dropout)
+            context = ops.attention_reference(q, k, v, mask, self.num_attention_heads, self.dropout)
         else:
             context = ops.fused_attention(q, k, v, mask, self.num_attention_heads)
         return {"context_layer": context}
-
-
-def _attention_with_dropout(q, k, v, mask, heads, dropout):
-    batch, channels, length = q.shape
-    d = channels // heads
-    scores = torch.matmul(q.reshape(batch, heads, d, length).transpose(2, 3),
-                          k.reshape(batch, heads, d, length)) / math.sqrt(d)
-    if mask is not None:
-        scores = scores + mask
-    probs = dropout(torch.softmax(scores, dim=-1))
-    context = torch.matmul(probs, v.reshape(batch, heads, d, length).transpose(2, 3))
-    return context.transpose(2, 3).reshape(batch, channels, length)
 
 
 class ConvDropoutLayerNorm(nn.Module):
@@ -237,9 +224,7 @@ class ConvDropoutLayerNorm(nn.Module):
         self.dropout = nn.Dropout(dropout_prob)
 
     def forward(self, hidden_states, input_tensor):
-        ln = self.layernorm
-        return ops.add_layernorm(self.dropout(_conv(self.conv1d, hidden_states)), input_tensor,
-                                 ln.weight, ln.bias, ln.eps)
+        return self.layernorm(self.dropout(_conv(self.conv1d, hidden_states)), input_tensor)
 
 
 class ConvActivation(nn.Module):

@@ -1,7 +1,7 @@
 """Python side of the ``torch.ops.sqbert`` ops: thin wrappers, fake (meta)
 implementations for ``torch.compile`` and ``torch.export``, autograd, and
 FLOP formulas for ``torch.utils.flop_counter.FlopCounterMode``."""
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -61,9 +61,11 @@ def fused_attention(q: Tensor, k: Tensor, v: Tensor, mask: Optional[Tensor], num
     return torch.ops.sqbert.fused_attention(q, k, v, mask, num_heads)
 
 
-def attention_reference(q: Tensor, k: Tensor, v: Tensor, mask: Optional[Tensor], num_heads: int) -> Tensor:
+def attention_reference(q: Tensor, k: Tensor, v: Tensor, mask: Optional[Tensor], num_heads: int,
+                        dropout: Optional[Callable[[Tensor], Tensor]] = None) -> Tensor:
     """:func:`fused_attention` composed of stock PyTorch ops, the way Hugging
-    Face's SqueezeBERT computes it (differentiable, any dtype and device)."""
+    Face's SqueezeBERT computes it (differentiable, any dtype and device);
+    ``dropout``, if given, applies to the attention probabilities."""
     batch, channels, length = q.shape
     d = channels // num_heads
     q_h = q.reshape(batch, num_heads, d, length).transpose(2, 3)
@@ -72,7 +74,8 @@ def attention_reference(q: Tensor, k: Tensor, v: Tensor, mask: Optional[Tensor],
     scores = torch.matmul(q_h, k_h) / d**0.5
     if mask is not None:
         scores = scores + mask
-    context = torch.matmul(torch.softmax(scores, dim=-1), v_h)
+    probs = torch.softmax(scores, dim=-1)
+    context = torch.matmul(probs if dropout is None else dropout(probs), v_h)
     return context.transpose(2, 3).reshape(batch, channels, length)
 
 
