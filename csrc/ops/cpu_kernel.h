@@ -10,9 +10,6 @@
 
 namespace sqbert {
 
-// Below this many FLOPs a chunk of an op's work is not worth a thread.
-constexpr size_t kMinFlopsPerThread = 1 << 20;
-
 const KernelConfig& selected_kernel_config();
 
 // The ISAs this build and CPU have kernels for, fastest first.

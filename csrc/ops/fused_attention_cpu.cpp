@@ -1,7 +1,5 @@
 // CPU implementation of sqbert::fused_attention: argument checks, mask
 // broadcasting and threading around the torch-free operator.
-#include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 #include <torch/library.h>
 
 #include <cmath>
@@ -9,15 +7,15 @@
 
 #include "../operators/fused_attention.h"
 #include "cpu_kernel.h"
+#include "op_support.h"
 
 namespace sqbert {
 namespace {
 
+constexpr const char* kOp = "fused_attention";
+
 void check_qkv(const at::Tensor& t, const char* name, const at::Tensor& q) {
-  TORCH_CHECK(t.device().is_cpu(), "fused_attention: expected ", name,
-              " on the CPU, got it on ", t.device());
-  TORCH_CHECK(t.scalar_type() == at::kFloat, "fused_attention: expected ", name,
-              " of dtype float32, got ", c10::getDtypeNames(t.scalar_type()).first);
+  check_float_cpu(t, kOp, name);
   TORCH_CHECK(t.dim() == 3, "fused_attention: expected ", name,
               " of shape [batch, channels, length], got ", t.sizes());
   TORCH_CHECK(t.sizes() == q.sizes(), "fused_attention: expected ", name,
@@ -38,11 +36,7 @@ at::Tensor fused_attention_cpu(const at::Tensor& q_in, const at::Tensor& k_in,
   at::Tensor mask;
   if (mask_in.has_value()) {
     const at::Tensor& m = *mask_in;
-    TORCH_CHECK(m.device().is_cpu(), "fused_attention: expected mask on the CPU, got it on ",
-                m.device());
-    TORCH_CHECK(m.scalar_type() == at::kFloat,
-                "fused_attention: expected an additive mask of dtype float32, got ",
-                c10::getDtypeNames(m.scalar_type()).first);
+    check_float_cpu(m, kOp, "mask");
     bool fits = m.dim() <= 4;
     for (int64_t i = 1; fits && i <= m.dim(); i++) {
       fits = m.size(-i) == 1 || m.size(-i) == full[4 - i];
@@ -52,9 +46,9 @@ at::Tensor fused_attention_cpu(const at::Tensor& q_in, const at::Tensor& k_in,
     mask = m.expand(full);
   }
 
-  const at::Tensor q = q_in.stride(2) == 1 ? q_in : q_in.contiguous();
-  const at::Tensor k = k_in.stride(2) == 1 ? k_in : k_in.contiguous();
-  const at::Tensor v = v_in.stride(2) == 1 ? v_in : v_in.contiguous();
+  const at::Tensor q = positions_contiguous(q_in);
+  const at::Tensor k = positions_contiguous(k_in);
+  const at::Tensor v = positions_contiguous(v_in);
   at::Tensor out = at::empty({batch, channels, length}, q.options());
   if (out.numel() == 0) return out;
 
@@ -82,12 +76,8 @@ at::Tensor fused_attention_cpu(const at::Tensor& q_in, const at::Tensor& k_in,
   args.out = out.data_ptr<float>();
   args.out_batch_stride = out.stride(0);
   args.out_channel_stride = out.stride(1);
-  const size_t task_flops = std::max<size_t>(1, fused_attention_task_flops(args, config));
-  const int64_t grain = std::max<size_t>(1, kMinFlopsPerThread / task_flops);
-  at::parallel_for(0, fused_attention_task_count(args, config), grain,
-                   [&](int64_t begin, int64_t end) {
-                     fused_attention_run(args, config, begin, end);
-                   });
+  run_tasks(fused_attention_task_count(args, config), fused_attention_task_flops(args, config),
+            [&](size_t begin, size_t end) { fused_attention_run(args, config, begin, end); });
   return out;
 }
 

@@ -1,8 +1,6 @@
 // CPU implementations of sqbert::grouped_pw_conv and its packed-weight form:
 // argument checks, weight packing and threading around the torch-free
 // operator in csrc/operators.
-#include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 #include <torch/library.h>
 
 #include <optional>
@@ -10,6 +8,7 @@
 #include "../kernels/f32_gemm_pack.h"
 #include "../operators/grouped_pw_conv.h"
 #include "cpu_kernel.h"
+#include "op_support.h"
 
 namespace sqbert {
 namespace {
@@ -17,17 +16,12 @@ namespace {
 // Below this many packed floats, packing is not worth a thread.
 constexpr int64_t kMinPackPerThread = 1 << 14;
 
-void check_float_cpu(const at::Tensor& t, const char* name) {
-  TORCH_CHECK(t.device().is_cpu(), "grouped_pw_conv: expected ", name,
-              " on the CPU, got it on ", t.device());
-  TORCH_CHECK(t.scalar_type() == at::kFloat, "grouped_pw_conv: expected ",
-              name, " of dtype float32, got ", c10::getDtypeNames(t.scalar_type()).first);
-}
+constexpr const char* kOp = "grouped_pw_conv";
 
 void check_weight(const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                   int64_t groups) {
   TORCH_CHECK(groups > 0, "grouped_pw_conv: expected groups > 0, got ", groups);
-  check_float_cpu(weight, "weight");
+  check_float_cpu(weight, kOp, "weight");
   TORCH_CHECK(weight.dim() == 2 || (weight.dim() == 3 && weight.size(2) == 1),
               "grouped_pw_conv: expected weight of shape [out_channels, "
               "in_channels/groups] or [out_channels, in_channels/groups, 1], got ",
@@ -36,7 +30,7 @@ void check_weight(const at::Tensor& weight, const std::optional<at::Tensor>& bia
   TORCH_CHECK(out_channels % groups == 0, "grouped_pw_conv: expected out_channels (",
               out_channels, ") divisible by groups (", groups, ")");
   if (bias.has_value()) {
-    check_float_cpu(*bias, "bias");
+    check_float_cpu(*bias, kOp, "bias");
     TORCH_CHECK(bias->dim() == 1 && bias->size(0) == out_channels,
                 "grouped_pw_conv: expected bias of shape [", out_channels,
                 "], got ", bias->sizes());
@@ -81,7 +75,7 @@ at::Tensor run_grouped_pw_conv(const at::Tensor& x_in, int64_t groups,
                                int64_t out_channels, GroupedPwConvArgs args) {
   // The kernels read each channel row as contiguous positions; any batch and
   // channel strides are used as they are.
-  const at::Tensor x = x_in.stride(2) == 1 ? x_in : x_in.contiguous();
+  const at::Tensor x = positions_contiguous(x_in);
   const int64_t batch = x.size(0), length = x.size(2);
   at::Tensor y = at::empty({batch, out_channels, length}, x.options());
   if (y.numel() == 0) return y;
@@ -98,17 +92,13 @@ at::Tensor run_grouped_pw_conv(const at::Tensor& x_in, int64_t groups,
   args.y = y.data_ptr<float>();
   args.y_batch_stride = y.stride(0);
   args.y_channel_stride = y.stride(1);
-  const size_t task_flops = std::max<size_t>(1, grouped_pw_conv_task_flops(args, config));
-  const int64_t grain = std::max<size_t>(1, kMinFlopsPerThread / task_flops);
-  at::parallel_for(0, grouped_pw_conv_task_count(args, config), grain,
-                   [&](int64_t begin, int64_t end) {
-                     grouped_pw_conv_run(args, config, begin, end);
-                   });
+  run_tasks(grouped_pw_conv_task_count(args, config), grouped_pw_conv_task_flops(args, config),
+            [&](size_t begin, size_t end) { grouped_pw_conv_run(args, config, begin, end); });
   return y;
 }
 
 void check_x(const at::Tensor& x) {
-  check_float_cpu(x, "x");
+  check_float_cpu(x, kOp, "x");
   TORCH_CHECK(x.dim() == 3, "grouped_pw_conv: expected x of shape [batch, "
               "in_channels, length], got ", x.sizes());
 }
@@ -118,7 +108,7 @@ at::Tensor grouped_pw_conv_packed_cpu(const at::Tensor& x,
                                       int64_t out_channels, c10::string_view activation) {
   check_x(x);
   const bool gelu = parse_activation(activation);
-  check_float_cpu(packed_in, "packed_weight");
+  check_float_cpu(packed_in, kOp, "packed_weight");
   const KernelConfig& config = selected_kernel_config();
   TORCH_CHECK(packed_in.dim() == 4 && packed_in.size(3) == static_cast<int64_t>(config.mr),
               "grouped_pw_conv_packed: expected packed_weight from pack_pw_weight for the "

@@ -1,42 +1,36 @@
 // CPU implementation of sqbert::add_layernorm: LayerNorm over the channels
 // of NCW x (+ residual), around the torch-free operator.
-#include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 #include <torch/library.h>
 
 #include <optional>
 
 #include "../operators/layernorm_ncw.h"
+#include "op_support.h"
 
 namespace sqbert {
 namespace {
 
-void check(const at::Tensor& t, const char* name) {
-  TORCH_CHECK(t.device().is_cpu(), "add_layernorm: expected ", name, " on the CPU, got it on ",
-              t.device());
-  TORCH_CHECK(t.scalar_type() == at::kFloat, "add_layernorm: expected ", name,
-              " of dtype float32, got ", c10::getDtypeNames(t.scalar_type()).first);
-}
+constexpr const char* kOp = "add_layernorm";
 
 at::Tensor add_layernorm_cpu(const at::Tensor& x_in, const std::optional<at::Tensor>& residual_in,
                              const at::Tensor& weight_in, const at::Tensor& bias_in, double eps) {
-  check(x_in, "x");
+  check_float_cpu(x_in, kOp, "x");
   TORCH_CHECK(x_in.dim() == 3, "add_layernorm: expected x of shape [batch, channels, length], got ",
               x_in.sizes());
   const int64_t channels = x_in.size(1);
-  check(weight_in, "weight");
-  check(bias_in, "bias");
+  check_float_cpu(weight_in, kOp, "weight");
+  check_float_cpu(bias_in, kOp, "bias");
   TORCH_CHECK(weight_in.dim() == 1 && weight_in.size(0) == channels,
               "add_layernorm: expected weight of shape [", channels, "], got ", weight_in.sizes());
   TORCH_CHECK(bias_in.dim() == 1 && bias_in.size(0) == channels,
               "add_layernorm: expected bias of shape [", channels, "], got ", bias_in.sizes());
-  const at::Tensor x = x_in.stride(2) == 1 ? x_in : x_in.contiguous();
+  const at::Tensor x = positions_contiguous(x_in);
   at::Tensor residual;
   if (residual_in.has_value()) {
-    check(*residual_in, "residual");
+    check_float_cpu(*residual_in, kOp, "residual");
     TORCH_CHECK(residual_in->sizes() == x_in.sizes(), "add_layernorm: expected residual of shape ",
                 x_in.sizes(), ", got ", residual_in->sizes());
-    residual = residual_in->stride(2) == 1 ? *residual_in : residual_in->contiguous();
+    residual = positions_contiguous(*residual_in);
   }
   const at::Tensor weight = weight_in.contiguous(), bias = bias_in.contiguous();
   at::Tensor y = at::empty(x.sizes(), x.options());
@@ -60,9 +54,9 @@ at::Tensor add_layernorm_cpu(const at::Tensor& x_in, const std::optional<at::Ten
   args.y = y.data_ptr<float>();
   args.y_batch_stride = y.stride(0);
   args.y_channel_stride = y.stride(1);
-  at::parallel_for(0, layernorm_ncw_task_count(args), 1, [&](int64_t begin, int64_t end) {
-    layernorm_ncw_run(args, begin, end);
-  });
+  // A task normalises 64 positions across every channel: always worth a thread.
+  run_tasks(layernorm_ncw_task_count(args), kMinFlopsPerThread,
+            [&](size_t begin, size_t end) { layernorm_ncw_run(args, begin, end); });
   return y;
 }
 

@@ -1,0 +1,36 @@
+// What the CPU op implementations share: input checks, the NCW view the
+// operators read, and running an operator's tasks on torch's thread pool.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cstddef>
+
+namespace sqbert {
+
+// Below this many FLOPs a chunk of an op's work is not worth a thread.
+constexpr size_t kMinFlopsPerThread = 1 << 20;
+
+// Raises unless t is a float32 CPU tensor, naming the op and the argument.
+inline void check_float_cpu(const at::Tensor& t, const char* op, const char* name) {
+  TORCH_CHECK(t.device().is_cpu(), op, ": expected ", name, " on the CPU, got it on ", t.device());
+  TORCH_CHECK(t.scalar_type() == at::kFloat, op, ": expected ", name, " of dtype float32, got ",
+              c10::getDtypeNames(t.scalar_type()).first);
+}
+
+// t [batch, channels, length] with contiguous positions, as the operators
+// read it: any batch and channel strides are kept, other layouts copied.
+inline at::Tensor positions_contiguous(const at::Tensor& t) {
+  return t.stride(2) == 1 ? t : t.contiguous();
+}
+
+// Runs tasks [0, tasks) on torch's intra-op pool, task_flops FLOPs each.
+template <typename Run>
+void run_tasks(size_t tasks, size_t task_flops, const Run& run) {
+  const int64_t grain = std::max<size_t>(1, kMinFlopsPerThread / std::max<size_t>(1, task_flops));
+  at::parallel_for(0, tasks, grain, [&](int64_t begin, int64_t end) { run(begin, end); });
+}
+
+}  // namespace sqbert
