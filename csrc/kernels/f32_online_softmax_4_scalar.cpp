@@ -5,10 +5,13 @@
 
 namespace sqbert {
 
-void f32_online_softmax_4__scalar(size_t bk, size_t d, float* s, float* m,
-                                  float* l, float* o) {
+void f32_online_softmax_4__scalar(size_t bk, size_t d, float* s, const float* mask,
+                                  size_t mask_stride, float* m, float* l, float* o) {
   constexpr size_t NR = 4;
   for (size_t n = 0; n < NR; n++) {
+    if (mask != nullptr) {
+      for (size_t j = 0; j < bk; j++) s[j * NR + n] += mask[n * mask_stride + j];
+    }
     float m_new = m[n];
     for (size_t j = 0; j < bk; j++) m_new = s[j * NR + n] > m_new ? s[j * NR + n] : m_new;
     // While every score is -inf, exponentiate against 0: exp(-inf) = 0.

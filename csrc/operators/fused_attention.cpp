@@ -26,60 +26,93 @@ size_t fused_attention_task_flops(const FusedAttentionArgs& args,
 void fused_attention_run(const FusedAttentionArgs& args,
                          const KernelConfig& config, size_t task_begin,
                          size_t task_end) {
-  const size_t nr = config.nr, mr = config.mr, d = args.head_dim;
-  // Keys per block: a whole number of GEMM tiles, and small enough that the
+  const size_t nr = config.nr, mr = config.mr, d = args.head_dim, length = args.length;
+  // Keys per block: a whole number of GEMM tiles, at most about 256 so the
   // score block (16 KiB on AVX2) stays in L1 beside the query tile and the
-  // context. Up to length 252, one block: no rescaling of the context.
-  const size_t key_block = (256 / mr) * mr;
+  // context, and the blocks of one length equal (512 = 174 + 174 + 164, not
+  // 252 + 252 + 8). Up to 252 keys, one block: no rescaling of the context.
+  const size_t max_block = (256 / mr) * mr;
+  const size_t blocks = (length + max_block - 1) / max_block;
+  const size_t key_block = ((length + blocks - 1) / blocks + mr - 1) / mr * mr;
   const size_t tiles = query_tiles(args, config);
+  const size_t* ms = args.mask_stride;
+  // A mask that is the same for every query ([B, 1, 1, L] padding masks) is
+  // the bias of the key rows of the score GEMM; any other mask is added by
+  // the softmax kernel, read in place when its keys are contiguous.
+  const bool key_mask = args.mask != nullptr && ms[2] == 0;
+  const bool query_mask = args.mask != nullptr && ms[2] != 0;
   std::vector<float> q_tile(d * nr), scores(key_block * nr), context(d * nr);
   std::vector<float> running_max(nr), running_sum(nr);
+  std::vector<float> key_bias(key_mask && ms[3] != 1 ? key_block : 0);
+  std::vector<float> mask_tile(query_mask ? nr * key_block : 0);
 
   for (size_t task = task_begin; task < task_end; task++) {
     const size_t i0 = (task % tiles) * nr;
     const size_t h = (task / tiles) % args.heads;
     const size_t b = task / (tiles * args.heads);
-    const size_t nc = std::min(nr, args.length - i0);
+    const size_t nc = std::min(nr, length - i0);
     const float* q = args.q + b * args.q_batch_stride + h * d * args.q_channel_stride;
     const float* k = args.k + b * args.k_batch_stride + h * d * args.k_channel_stride;
     const float* v = args.v + b * args.v_batch_stride + h * d * args.v_channel_stride;
+    const float* mask = args.mask == nullptr ? nullptr : args.mask + b * ms[0] + h * ms[1] + i0 * ms[2];
 
-    // The tile's queries, pre-scaled; lanes past nc stay zero.
-    std::fill(q_tile.begin(), q_tile.end(), 0.0f);
+    // The tile's queries, pre-scaled. Lanes past nc are never read: the
+    // kernels compute them from whatever the buffers hold and the caller
+    // drops them.
     for (size_t c = 0; c < d; c++) {
       for (size_t n = 0; n < nc; n++) {
         q_tile[c * nr + n] = q[c * args.q_channel_stride + i0 + n] * args.scale;
       }
     }
-    std::fill(context.begin(), context.end(), 0.0f);
-    std::fill(scores.begin(), scores.end(), 0.0f);
     std::fill(running_max.begin(), running_max.end(), -std::numeric_limits<float>::infinity());
     std::fill(running_sum.begin(), running_sum.end(), 0.0f);
 
-    for (size_t j0 = 0; j0 < args.length; j0 += key_block) {
-      const size_t bk = std::min(key_block, args.length - j0);
-      // scores[j][n] = k[:, j0 + j] . q_tile[:, n]: keys read transposed in place.
+    for (size_t j0 = 0; j0 < length; j0 += key_block) {
+      const size_t bk = std::min(key_block, length - j0);
+      const float* bias = nullptr;
+      if (key_mask) {
+        bias = mask + j0 * ms[3];
+        if (ms[3] != 1) {
+          for (size_t j = 0; j < bk; j++) key_bias[j] = bias[j * ms[3]];
+          bias = key_bias.data();
+        }
+      }
+      // scores[j][n] = k[:, j0 + j] . q_tile[:, n] (+ bias[j]): keys read
+      // transposed in place.
       for (size_t j = 0; j < bk; j += mr) {
-        const F32GemmWeights keys{k + j0 + j, 1, args.k_channel_stride, nullptr};
+        const F32GemmWeights keys{k + j0 + j, 1, args.k_channel_stride, bias ? bias + j : nullptr};
         config.ukernel(std::min(mr, bk - j), nc, d, keys, q_tile.data(), nr,
                        scores.data() + j * nr, nr, /*accumulate=*/false);
       }
-      if (args.mask != nullptr) {
-        const float* mask = args.mask + b * args.mask_stride[0] + h * args.mask_stride[1] +
-                            j0 * args.mask_stride[3];
-        for (size_t n = 0; n < nc; n++) {
-          const float* row = mask + (i0 + n) * args.mask_stride[2];
-          for (size_t j = 0; j < bk; j++) scores[j * nr + n] += row[j * args.mask_stride[3]];
+      const float* block_mask = nullptr;
+      size_t block_mask_stride = 0;
+      if (query_mask) {
+        block_mask = mask + j0 * ms[3];
+        block_mask_stride = ms[2];
+        if (ms[3] != 1 || nc < nr) {
+          // The kernel reads nr rows of contiguous keys: gather them, padding
+          // the rows past the last query with zeros.
+          std::fill(mask_tile.begin(), mask_tile.end(), 0.0f);
+          for (size_t n = 0; n < nc; n++) {
+            for (size_t j = 0; j < bk; j++) {
+              mask_tile[n * key_block + j] = block_mask[n * ms[2] + j * ms[3]];
+            }
+          }
+          block_mask = mask_tile.data();
+          block_mask_stride = key_block;
         }
       }
-      config.online_softmax(bk, d, scores.data(), running_max.data(), running_sum.data(),
-                            context.data());
-      // context[c][n] += sum_j v[c, j0 + j] * p[j][n]: values read in place.
+      // The first block starts the context (accumulate=false), so it has
+      // nothing to rescale.
+      const bool first = j0 == 0;
+      config.online_softmax(bk, first ? 0 : d, scores.data(), block_mask, block_mask_stride,
+                            running_max.data(), running_sum.data(), context.data());
+      // context[c][n] (+)= sum_j v[c, j0 + j] * p[j][n]: values read in place.
       for (size_t c = 0; c < d; c += mr) {
         const F32GemmWeights values{v + c * args.v_channel_stride + j0, args.v_channel_stride, 1,
                                     nullptr};
         config.ukernel(std::min(mr, d - c), nc, bk, values, scores.data(), nr,
-                       context.data() + c * nr, nr, /*accumulate=*/true);
+                       context.data() + c * nr, nr, /*accumulate=*/!first);
       }
     }
 

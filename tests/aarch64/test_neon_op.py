@@ -215,11 +215,14 @@ def test_autograd_matches_conv1d(isa, activation):
         torch.testing.assert_close(a, r, rtol=1e-4, atol=1e-5, msg=lambda m: f"grad {name}: {m}")
 
 
-def test_attention_and_layernorm_run(isa):
-    # The other NEON kernels (online softmax, exp) behind the other ops.
-    q, k, v = (torch.randn(2, 16, 13) for _ in range(3))
-    mask = torch.zeros(2, 1, 1, 13)
-    mask[1, ..., 10:] = torch.finfo(torch.float32).min
+@pytest.mark.parametrize("query_axis", [1, 19], ids=["mask-B11L", "mask-B1LL"])
+def test_attention_and_layernorm_run(isa, query_axis):
+    # The other NEON kernels (online softmax with its in-register mask
+    # transposes, exp) behind the other ops; 19 positions = two full 8-lane
+    # query tiles and a partial one.
+    q, k, v = (torch.randn(2, 16, 19) for _ in range(3))
+    mask = torch.randn(2, 1, query_axis, 19)
+    mask[1, ..., 14:] = torch.finfo(torch.float32).min
     ref = sk.attention_reference(q.double(), k.double(), v.double(), mask.double(), 2)
     torch.testing.assert_close(sk.fused_attention(q, k, v, mask, 2).double(), ref, rtol=1e-4, atol=1e-5)
     x, r = torch.randn(2, 24, 9), torch.randn(2, 24, 9)

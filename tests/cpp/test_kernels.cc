@@ -228,14 +228,19 @@ void test_operator(const KernelConfig& config, std::mt19937& rng) {
 void test_online_softmax(const KernelConfig& config, std::mt19937& rng) {
   const size_t nr = config.nr;
   const float ninf = -std::numeric_limits<float>::infinity();
-  const size_t bks[] = {1, 2, 5, 16, 97};
+  const size_t bks[] = {1, 2, 5, 8, 16, 97};
   const size_t ds[] = {0, 1, 7, 64};
+  for (bool with_mask : {false, true})
   for (size_t bk : bks)
     for (size_t d : ds) {
       std::vector<float> s = random_vector(bk * nr, rng);
       for (float& x : s) x *= 20.0f;
       std::vector<float> m = random_vector(nr, rng), l = random_vector(nr, rng);
       std::vector<float> o = random_vector(d * nr, rng);
+      // mask[n][j] with a gap of 3 floats between rows; lane 2 masks key 0.
+      const size_t mask_stride = bk + 3;
+      std::vector<float> mask = random_vector(nr * mask_stride, rng);
+      if (nr > 2) mask[2 * mask_stride] = ninf;
       for (size_t n = 0; n < nr; n++) l[n] += 2.0f;
       // Lane 0: nothing seen yet. Lane 1: all -inf so far and in this block.
       m[0] = ninf;
@@ -247,16 +252,21 @@ void test_online_softmax(const KernelConfig& config, std::mt19937& rng) {
         for (size_t c = 0; c < d; c++) o[c * nr + 1] = 0.0f;
       }
       const std::vector<float> s0 = s, m0 = m, l0 = l, o0 = o;
-      config.online_softmax(bk, d, s.data(), m.data(), l.data(), o.data());
+      config.online_softmax(bk, d, s.data(), with_mask ? mask.data() : nullptr, mask_stride,
+                            m.data(), l.data(), o.data());
       for (size_t n = 0; n < nr; n++) {
+        std::vector<double> x(bk);
         double m_new = m0[n];
-        for (size_t j = 0; j < bk; j++) m_new = std::max<double>(m_new, s0[j * nr + n]);
+        for (size_t j = 0; j < bk; j++) {
+          x[j] = double(s0[j * nr + n]) + (with_mask ? mask[n * mask_stride + j] : 0.0f);
+          m_new = std::max(m_new, x[j]);
+        }
         const double ref = std::isinf(m_new) ? 0.0 : m_new;
         const double alpha = std::exp(double(m0[n]) - ref);
         double sum = 0.0;
         bool ok = float(m_new) == m[n];
         for (size_t j = 0; j < bk; j++) {
-          const double p = std::exp(double(s0[j * nr + n]) - ref);
+          const double p = std::exp(x[j] - ref);
           sum += p;
           ok = ok && close(s[j * nr + n], p);
         }
@@ -264,7 +274,8 @@ void test_online_softmax(const KernelConfig& config, std::mt19937& rng) {
         for (size_t c = 0; c < d; c++) ok = ok && close(o[c * nr + n], o0[c * nr + n] * alpha);
         if (!ok) {
           fail(std::string(config.isa) + " online_softmax bk=" + std::to_string(bk) +
-               " d=" + std::to_string(d) + " lane " + std::to_string(n));
+               " d=" + std::to_string(d) + (with_mask ? " masked" : "") + " lane " +
+               std::to_string(n));
           return;
         }
       }
@@ -272,19 +283,40 @@ void test_online_softmax(const KernelConfig& config, std::mt19937& rng) {
 }
 
 void test_attention(const KernelConfig& config, std::mt19937& rng) {
-  struct Case { size_t batch, heads, d, length; bool mask; };
-  const Case cases[] = {{1, 1, 1, 1, false}, {2, 3, 8, 7, true},   {1, 2, 16, 33, true},
-                        {2, 1, 5, 130, true}, {1, 2, 64, 200, false}};
+  // How the mask is laid out: none; [b][i][j] (keys contiguous, read in
+  // place on full query tiles); [b][j] shared by the queries (the score
+  // GEMM's bias); [b][j][i] (transposed: gathered); [b][j] with a key
+  // stride of 2 (gathered into the bias).
+  enum Mask { kNone, kQueryKey, kKey, kKeyQuery, kKeyStrided };
+  struct Case { size_t batch, heads, d, length; Mask mask; };
+  const Case cases[] = {{1, 1, 1, 1, kNone},         {2, 3, 8, 7, kQueryKey},
+                        {1, 2, 16, 33, kQueryKey},   {2, 1, 5, 130, kQueryKey},
+                        {1, 2, 64, 200, kNone},      {2, 2, 8, 48, kQueryKey},
+                        {2, 2, 8, 48, kKey},         {1, 1, 16, 37, kKeyQuery},
+                        {1, 2, 8, 300, kKey},        {1, 1, 8, 300, kQueryKey},
+                        {2, 1, 4, 21, kKeyStrided}};
   for (const Case& t : cases) {
     const size_t channels = t.heads * t.d, L = t.length;
     const size_t cs = L + 3, bs = channels * cs + 1;  // gaps between rows and batches
     std::vector<float> q = random_vector(t.batch * bs, rng), k = random_vector(t.batch * bs, rng),
                        v = random_vector(t.batch * bs, rng);
-    // mask[b][i][j] shared by the heads; some rows and keys masked out.
-    std::vector<float> mask = random_vector(t.batch * L * L, rng);
+    // Shared by the heads; some keys masked out, and with a query axis,
+    // every key of some queries.
+    std::vector<float> mask = random_vector(t.batch * L * L, rng);  // tight: ASan sees overreads
     for (size_t i = 0; i < mask.size(); i++) {
       if (i % 7 == 3) mask[i] = -std::numeric_limits<float>::infinity();
     }
+    size_t ms[4] = {L * L, 0, 0, 0};
+    if (t.mask == kQueryKey) ms[2] = L, ms[3] = 1;
+    if (t.mask == kKey) ms[3] = 1;
+    if (t.mask == kKeyQuery) ms[2] = 1, ms[3] = L;
+    if (t.mask == kKeyStrided) ms[3] = 2;
+    if (ms[2] != 0 && L > 2) {
+      for (size_t j = 0; j < L; j++) mask[2 * ms[2] + j * ms[3]] = -std::numeric_limits<float>::infinity();
+    }
+    auto mask_at = [&](size_t b, size_t i, size_t j) {
+      return t.mask == kNone ? 0.0f : mask[b * ms[0] + i * ms[2] + j * ms[3]];
+    };
     std::vector<float> out(t.batch * bs, kPoison);
     FusedAttentionArgs args{};
     args.batch = t.batch;
@@ -294,12 +326,9 @@ void test_attention(const KernelConfig& config, std::mt19937& rng) {
     args.q = q.data(); args.k = k.data(); args.v = v.data(); args.out = out.data();
     args.q_batch_stride = args.k_batch_stride = args.v_batch_stride = args.out_batch_stride = bs;
     args.q_channel_stride = args.k_channel_stride = args.v_channel_stride = args.out_channel_stride = cs;
-    if (t.mask) {
+    if (t.mask != kNone) {
       args.mask = mask.data();
-      args.mask_stride[0] = L * L;
-      args.mask_stride[1] = 0;
-      args.mask_stride[2] = L;
-      args.mask_stride[3] = 1;
+      for (int i = 0; i < 4; i++) args.mask_stride[i] = ms[i];
     }
     args.scale = 1.0f / std::sqrt(float(t.d));
     const size_t tasks = fused_attention_task_count(args, config);
@@ -315,7 +344,7 @@ void test_attention(const KernelConfig& config, std::mt19937& rng) {
             double dot = 0.0;
             for (size_t c = 0; c < t.d; c++)
               dot += double(q[b * bs + (h * t.d + c) * cs + i]) * k[b * bs + (h * t.d + c) * cs + j];
-            p[j] = dot * args.scale + (t.mask ? mask[(b * L + i) * L + j] : 0.0f);
+            p[j] = dot * args.scale + mask_at(b, i, j);
             mx = std::max(mx, p[j]);
           }
           for (size_t j = 0; j < L; j++) sum += p[j] = std::isinf(mx) ? 0.0 : std::exp(p[j] - mx);
@@ -334,7 +363,7 @@ void test_attention(const KernelConfig& config, std::mt19937& rng) {
     if (!ok) {
       fail(std::string(config.isa) + " attention batch=" + std::to_string(t.batch) +
            " heads=" + std::to_string(t.heads) + " d=" + std::to_string(t.d) +
-           " length=" + std::to_string(L));
+           " length=" + std::to_string(L) + " mask=" + std::to_string(int(t.mask)));
     }
   }
 }
