@@ -23,8 +23,12 @@ __m256i first_lanes(size_t n) {
 }
 
 // kMasked: the tile is narrower than 16 (nc < 16); x and y are touched only
-// in the first nc columns.
-template <bool kMasked>
+// in the first nc columns. kRowsAdjacent: w.stride_m == 1 (packed weights,
+// keys read transposed), so one pointer and constant offsets reach the six
+// weights of a k step; otherwise rows 0-2 and 3-5 hang off two pointers by
+// multiples of stride_m. Either way the loop has few integer ops beside the
+// 12 FMAs and 8 loads, which keeps it within the core's dispatch width.
+template <bool kMasked, bool kRowsAdjacent>
 void gemm_6x16(size_t mr, size_t nc, size_t kc, const F32GemmWeights& wt,
                const float* x, size_t x_stride, float* y, size_t y_stride,
                bool accumulate) {
@@ -35,60 +39,73 @@ void gemm_6x16(size_t mr, size_t nc, size_t kc, const F32GemmWeights& wt,
   };
 
   // Rows past mr repeat the last real row: they are read, never stored.
-  const float* w[6];
-  for (size_t i = 0; i < 6; i++) w[i] = wt.w + (i < mr ? i : mr - 1) * wt.stride_m;
+  size_t row_offset[6];
+  for (size_t i = 0; i < 6; i++) row_offset[i] = (i < mr ? i : mr - 1) * wt.stride_m;
 
-  __m256 c[6][2];
-  for (size_t i = 0; i < 6; i++) {
+  // The accumulators are named registers, set and stored one by one: held
+  // in an array they went through the stack, which cost 5-8% of the
+  // convolutions' time. Row i starts from y itself, the bias, or 0.
+  auto init = [&](size_t i, size_t half) {
     const size_t row = i < mr ? i : mr - 1;
-    if (accumulate) {
-      c[i][0] = load(y + row * y_stride, mask0);
-      c[i][1] = load(y + row * y_stride + 8, mask1);
-    } else {
-      c[i][0] = c[i][1] = wt.bias ? _mm256_broadcast_ss(wt.bias + row) : _mm256_setzero_ps();
-    }
-  }
-  __m256 c00 = c[0][0], c01 = c[0][1], c10 = c[1][0], c11 = c[1][1];
-  __m256 c20 = c[2][0], c21 = c[2][1], c30 = c[3][0], c31 = c[3][1];
-  __m256 c40 = c[4][0], c41 = c[4][1], c50 = c[5][0], c51 = c[5][1];
-  const float *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3], *w4 = w[4], *w5 = w[5];
+    if (accumulate) return load(y + row * y_stride + 8 * half, half ? mask1 : mask0);
+    return wt.bias ? _mm256_broadcast_ss(wt.bias + row) : _mm256_setzero_ps();
+  };
+  __m256 c00 = init(0, 0), c01 = init(0, 1), c10 = init(1, 0), c11 = init(1, 1);
+  __m256 c20 = init(2, 0), c21 = init(2, 1), c30 = init(3, 0), c31 = init(3, 1);
+  __m256 c40 = init(4, 0), c41 = init(4, 1), c50 = init(5, 0), c51 = init(5, 1);
   const size_t sk = wt.stride_k;
+  // Row i's weight at (i < 3 ? wa : wb)[o[i]]; with kRowsAdjacent and a full
+  // tile the offsets are the constants 0..5.
+  const bool full = kRowsAdjacent && mr == 6;
+  const float* wa = wt.w;
+  const float* wb = wt.w + (full ? 0 : row_offset[3]);
+  const size_t o1 = full ? 1 : row_offset[1], o2 = full ? 2 : row_offset[2];
+  const size_t o3 = full ? 3 : 0, o4 = full ? 4 : row_offset[4] - row_offset[3];
+  const size_t o5 = full ? 5 : row_offset[5] - row_offset[3];
 
-  for (size_t k = 0, kk = 0; k < kc; k++, kk += sk) {
+  for (size_t k = 0; k < kc; k++) {
     const __m256 x0 = load(x, mask0);
     const __m256 x1 = load(x + 8, mask1);
     x += x_stride;
-    __m256 a = _mm256_broadcast_ss(w0 + kk);
+    __m256 a = _mm256_broadcast_ss(wa);
     c00 = _mm256_fmadd_ps(a, x0, c00);
     c01 = _mm256_fmadd_ps(a, x1, c01);
-    a = _mm256_broadcast_ss(w1 + kk);
+    a = _mm256_broadcast_ss(wa + o1);
     c10 = _mm256_fmadd_ps(a, x0, c10);
     c11 = _mm256_fmadd_ps(a, x1, c11);
-    a = _mm256_broadcast_ss(w2 + kk);
+    a = _mm256_broadcast_ss(wa + o2);
     c20 = _mm256_fmadd_ps(a, x0, c20);
     c21 = _mm256_fmadd_ps(a, x1, c21);
-    a = _mm256_broadcast_ss(w3 + kk);
+    a = _mm256_broadcast_ss(wb + o3);
     c30 = _mm256_fmadd_ps(a, x0, c30);
     c31 = _mm256_fmadd_ps(a, x1, c31);
-    a = _mm256_broadcast_ss(w4 + kk);
+    a = _mm256_broadcast_ss(wb + o4);
     c40 = _mm256_fmadd_ps(a, x0, c40);
     c41 = _mm256_fmadd_ps(a, x1, c41);
-    a = _mm256_broadcast_ss(w5 + kk);
+    a = _mm256_broadcast_ss(wb + o5);
     c50 = _mm256_fmadd_ps(a, x0, c50);
     c51 = _mm256_fmadd_ps(a, x1, c51);
+    wa += sk;
+    wb += sk;
   }
 
-  const __m256 rows[6][2] = {{c00, c01}, {c10, c11}, {c20, c21},
-                             {c30, c31}, {c40, c41}, {c50, c51}};
-  for (size_t i = 0; i < mr; i++, y += y_stride) {
+  auto store = [&](size_t i, __m256 lo, __m256 hi) {
+    if (i >= mr) return;
+    float* row = y + i * y_stride;
     if (kMasked) {
-      _mm256_maskstore_ps(y, mask0, rows[i][0]);
-      _mm256_maskstore_ps(y + 8, mask1, rows[i][1]);
+      _mm256_maskstore_ps(row, mask0, lo);
+      _mm256_maskstore_ps(row + 8, mask1, hi);
     } else {
-      _mm256_storeu_ps(y, rows[i][0]);
-      _mm256_storeu_ps(y + 8, rows[i][1]);
+      _mm256_storeu_ps(row, lo);
+      _mm256_storeu_ps(row + 8, hi);
     }
-  }
+  };
+  store(0, c00, c01);
+  store(1, c10, c11);
+  store(2, c20, c21);
+  store(3, c30, c31);
+  store(4, c40, c41);
+  store(5, c50, c51);
 }
 
 }  // namespace
@@ -97,10 +114,12 @@ void f32_gemm_6x16__avx2(size_t mr, size_t nc, size_t kc,
                          const F32GemmWeights& w, const float* x,
                          size_t x_stride, float* y, size_t y_stride,
                          bool accumulate) {
-  if (nc == 16) {
-    gemm_6x16<false>(mr, nc, kc, w, x, x_stride, y, y_stride, accumulate);
+  if (nc == 16 && w.stride_m == 1 && mr == 6) {
+    gemm_6x16<false, true>(mr, nc, kc, w, x, x_stride, y, y_stride, accumulate);
+  } else if (nc == 16) {
+    gemm_6x16<false, false>(mr, nc, kc, w, x, x_stride, y, y_stride, accumulate);
   } else {
-    gemm_6x16<true>(mr, nc, kc, w, x, x_stride, y, y_stride, accumulate);
+    gemm_6x16<true, false>(mr, nc, kc, w, x, x_stride, y, y_stride, accumulate);
   }
 }
 
