@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "f32_gemm.h"
+#include "f32_layernorm.h"
 #include "f32_softmax.h"
 #include "f32_vgelu.h"
 
@@ -20,6 +21,7 @@ struct KernelConfig {
   size_t nr;  // sequence positions per tile
   f32_softmax_ukernel_fn online_softmax;  // over nr lanes
   f32_vgelu_ukernel_fn vgelu;
+  f32_layernorm_ukernel_fn layernorm;
 };
 
 // The kernels this build has that this CPU can run, fastest first; the

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "../operators/layernorm_ncw.h"
+#include "cpu_kernel.h"
 #include "op_support.h"
 
 namespace sqbert {
@@ -54,9 +55,11 @@ at::Tensor add_layernorm_cpu(const at::Tensor& x_in, const std::optional<at::Ten
   args.y = y.data_ptr<float>();
   args.y_batch_stride = y.stride(0);
   args.y_channel_stride = y.stride(1);
-  // A task normalises 64 positions across every channel: always worth a thread.
+  const KernelConfig& config = selected_kernel_config();
+  // A task normalises a block of positions across every channel: always
+  // worth a thread.
   run_tasks(layernorm_ncw_task_count(args), kMinFlopsPerThread,
-            [&](size_t begin, size_t end) { layernorm_ncw_run(args, begin, end); });
+            [&](size_t begin, size_t end) { layernorm_ncw_run(args, config, begin, end); });
   return y;
 }
 

@@ -391,38 +391,49 @@ void test_vgelu(const KernelConfig& config, std::mt19937& rng) {
     }
 }
 
-void test_layernorm(std::mt19937& rng) {
-  const size_t batch = 2, channels = 37, length = 70;  // 70: a full block of 64 and a partial one
-  const size_t xcs = length + 1, xbs = channels * xcs + 2, ycs = length + 3, ybs = channels * ycs;
-  std::vector<float> x = random_vector(batch * xbs, rng), r = random_vector(batch * xbs, rng);
-  for (float& v : x) v = 4.0f + 2.0f * v;
-  std::vector<float> gamma = random_vector(channels, rng), beta = random_vector(channels, rng);
-  std::vector<float> y(batch * ybs, kPoison);
-  LayerNormNcwArgs args{batch, channels, length, x.data(), xbs, xcs, r.data(), xbs, xcs,
-                        gamma.data(), beta.data(), 1e-5f, y.data(), ybs, ycs};
-  const size_t tasks = layernorm_ncw_task_count(args);
-  layernorm_ncw_run(args, 0, 1);
-  layernorm_ncw_run(args, 1, tasks);
-  for (size_t b = 0; b < batch; b++)
-    for (size_t l = 0; l < ycs; l++) {
-      double mean = 0, var = 0;
-      for (size_t c = 0; c < channels; c++) mean += x[b * xbs + c * xcs + l] + double(r[b * xbs + c * xcs + l]);
-      mean /= channels;
-      for (size_t c = 0; c < channels; c++) {
-        const double d = x[b * xbs + c * xcs + l] + double(r[b * xbs + c * xcs + l]) - mean;
-        var += d * d;
-      }
-      const double rstd = 1.0 / std::sqrt(var / channels + 1e-5);
-      for (size_t c = 0; c < channels; c++) {
-        const float got = y[b * ybs + c * ycs + l];
-        const double z = x[b * xbs + c * xcs + l] + double(r[b * xbs + c * xcs + l]);
-        const bool ok = l < length ? close(got, (z - mean) * rstd * gamma[c] + beta[c]) : got == kPoison;
+void test_layernorm(const KernelConfig& config, std::mt19937& rng) {
+  // Lengths: one position, vector tails, and three blocks (the last partial).
+  for (size_t length : {size_t(1), size_t(7), size_t(45), size_t(300)})
+    for (bool with_residual : {true, false})
+      for (bool in_place : {false, true}) {
+        const size_t batch = 2, channels = 37;
+        const size_t xcs = length + 1, xbs = channels * xcs + 2;
+        const size_t ycs = in_place ? xcs : length + 3, ybs = in_place ? xbs : channels * ycs;
+        std::vector<float> x = random_vector(batch * xbs, rng), r = random_vector(batch * xbs, rng);
+        for (float& v : x) v = 4.0f + 2.0f * v;  // far from zero mean
+        std::vector<float> gamma = random_vector(channels, rng), beta = random_vector(channels, rng);
+        std::vector<float> y_out(batch * ybs, kPoison);
+        const std::vector<float> x0 = x;
+        float* y = in_place ? x.data() : y_out.data();
+        LayerNormNcwArgs args{batch, channels, length, x.data(), xbs, xcs,
+                              with_residual ? r.data() : nullptr, xbs, xcs,
+                              gamma.data(), beta.data(), 1e-5f, y, ybs, ycs};
+        const size_t tasks = layernorm_ncw_task_count(args);
+        layernorm_ncw_run(args, config, 0, 1);
+        layernorm_ncw_run(args, config, 1, tasks);
+        bool ok = true;
+        for (size_t b = 0; b < batch && ok; b++)
+          for (size_t l = 0; l < ycs && ok; l++) {
+            auto z = [&](size_t c) {
+              return x0[b * xbs + c * xcs + l] + (with_residual ? double(r[b * xbs + c * xcs + l]) : 0.0);
+            };
+            double mean = 0, var = 0;
+            for (size_t c = 0; c < channels && l < length; c++) mean += z(c);
+            mean /= channels;
+            for (size_t c = 0; c < channels && l < length; c++) var += (z(c) - mean) * (z(c) - mean);
+            const double rstd = 1.0 / std::sqrt(var / channels + 1e-5);
+            for (size_t c = 0; c < channels && ok; c++) {
+              const float got = y[b * ybs + c * ycs + l];
+              // Past the length: untouched (poison, or x itself in place).
+              const float untouched = in_place ? x0[b * xbs + c * xcs + l] : kPoison;
+              ok = l < length ? close(got, (z(c) - mean) * rstd * gamma[c] + beta[c]) : got == untouched;
+            }
+          }
         if (!ok) {
-          fail("layernorm at b=" + std::to_string(b) + " c=" + std::to_string(c) + " l=" + std::to_string(l));
-          return;
+          fail(std::string(config.isa) + " layernorm length=" + std::to_string(length) +
+               (with_residual ? " residual" : "") + (in_place ? " in place" : ""));
         }
       }
-    }
 }
 
 }  // namespace
@@ -430,7 +441,6 @@ void test_layernorm(std::mt19937& rng) {
 int main() {
   std::mt19937 rng(42);
   test_pack_layout(rng);
-  test_layernorm(rng);
   for (const KernelConfig& config : kernel_configs()) {
     std::printf("testing %s (%zux%zu)\n", config.isa, config.mr, config.nr);
     test_ukernel(config, rng);
@@ -438,6 +448,7 @@ int main() {
     test_online_softmax(config, rng);
     test_attention(config, rng);
     test_vgelu(config, rng);
+    test_layernorm(config, rng);
   }
   if (failures) {
     std::fprintf(stderr, "%d failures\n", failures);
