@@ -44,21 +44,43 @@ void grouped_pw_conv_run(const GroupedPwConvArgs& args,
   const size_t slices = divide_round_up(args.group_in, kMaxDepth);
   const size_t depth = divide_round_up(args.group_in, std::max<size_t>(1, slices));
   std::vector<float> x_panel(depth * config.nr);
-  for (size_t task = task_begin; task < task_end; task++) {
-    const size_t n0 = (task % blocks) * config.nr;
-    const size_t g = (task / blocks) % args.groups;
+  const size_t calls = std::max<size_t>(1, divide_round_up(args.group_out, config.mr));
+  struct Block {
+    size_t b, g, n0, nc;
+    const float* x;  // first row of the block
+  };
+  auto block = [&](size_t task) {
+    const size_t n0 = (task % blocks) * config.nr, g = (task / blocks) % args.groups;
     const size_t b = task / (blocks * args.groups);
-    const size_t nc = std::min(config.nr, args.length - n0);
-    const float* x = args.x + b * args.x_batch_stride +
-                     g * args.group_in * args.x_channel_stride + n0;
-    float* y = args.y + b * args.y_batch_stride +
-               g * args.group_out * args.y_channel_stride + n0;
+    return Block{b, g, n0, std::min(config.nr, args.length - n0),
+                 args.x + b * args.x_batch_stride + g * args.group_in * args.x_channel_stride + n0};
+  };
+  for (size_t task = task_begin; task < task_end; task++) {
+    const Block blk = block(task);
+    const size_t g = blk.g, nc = blk.nc;
+    const float* x = blk.x;
+    float* y = args.y + blk.b * args.y_batch_stride +
+               g * args.group_out * args.y_channel_stride + blk.n0;
     // k0 < group_in, or one pass for group_in = 0 (y = bias).
     for (size_t k0 = 0; k0 == 0 || k0 < args.group_in; k0 += depth) {
       const size_t kc = std::min(depth, args.group_in - k0);
       for (size_t j = 0; j < kc; j++) {
         std::memcpy(&x_panel[j * config.nr], x + (k0 + j) * args.x_channel_stride, nc * sizeof(float));
       }
+      // The x rows the next slice or task will copy, fetched a few rows per
+      // micro-kernel call, so the copy finds them in cache.
+      const float* next_x = nullptr;
+      size_t next_kc = 0, next_nc = nc;
+      if (k0 + kc < args.group_in) {
+        next_x = x + (k0 + kc) * args.x_channel_stride;
+        next_kc = std::min(depth, args.group_in - k0 - kc);
+      } else if (task + 1 < task_end) {
+        const Block next = block(task + 1);
+        next_x = next.x;
+        next_nc = next.nc;
+        next_kc = std::min(depth, args.group_in);
+      }
+      const size_t prefetch_rows = divide_round_up(next_kc, calls);
       const bool first = k0 == 0, last = k0 + kc >= args.group_in;
       for (size_t m0 = 0; m0 < args.group_out; m0 += config.mr) {
         const size_t c = g * args.group_out + m0;
@@ -73,6 +95,16 @@ void grouped_pw_conv_run(const GroupedPwConvArgs& args,
         // The bias starts the sum in the first slice; later ones accumulate.
         const size_t mr = std::min(config.mr, args.group_out - m0);
         float* tile = y + m0 * args.y_channel_stride;
+        // The next tile's output rows, so its stores find their lines.
+        for (size_t i = m0 + config.mr; i < std::min(m0 + 2 * config.mr, args.group_out); i++) {
+          __builtin_prefetch(y + i * args.y_channel_stride, 1);
+          __builtin_prefetch(y + i * args.y_channel_stride + nc - 1, 1);
+        }
+        const size_t r0 = m0 / config.mr * prefetch_rows;
+        for (size_t r = r0; r < std::min(r0 + prefetch_rows, next_kc); r++) {
+          __builtin_prefetch(next_x + r * args.x_channel_stride);
+          __builtin_prefetch(next_x + r * args.x_channel_stride + next_nc - 1);
+        }
         config.ukernel(mr, nc, kc, panel, x_panel.data(), config.nr, tile, args.y_channel_stride,
                        /*accumulate=*/!first);
         if (args.gelu && last) config.vgelu(mr, nc, tile, args.y_channel_stride);
