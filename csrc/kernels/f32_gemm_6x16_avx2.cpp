@@ -29,7 +29,7 @@ __m256i first_lanes(size_t n) {
 // multiples of stride_m. Either way the loop has few integer ops beside the
 // 12 FMAs and 8 loads, which keeps it within the core's dispatch width.
 // Packed weights stream through once per tile, from DRAM when the whole
-// model's (28 MB for SqueezeBERT) outgrow the caches: fetch them this many
+// model's (106 MB for SqueezeBERT) outgrow the caches: fetch them this many
 // bytes (64 k steps) ahead.
 constexpr uintptr_t kPrefetchAhead = 1536;
 
