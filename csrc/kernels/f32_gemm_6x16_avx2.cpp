@@ -22,17 +22,17 @@ __m256i first_lanes(size_t n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(n)), lane);
 }
 
+// Packed weights stream through once per tile, from DRAM when the whole
+// model's (106 MB for SqueezeBERT) outgrow the caches: fetch them this many
+// bytes (64 k steps) ahead.
+constexpr uintptr_t kPrefetchAhead = 1536;
+
 // kMasked: the tile is narrower than 16 (nc < 16); x and y are touched only
 // in the first nc columns. kRowsAdjacent: w.stride_m == 1 (packed weights,
 // keys read transposed), so one pointer and constant offsets reach the six
 // weights of a k step; otherwise rows 0-2 and 3-5 hang off two pointers by
 // multiples of stride_m. Either way the loop has few integer ops beside the
 // 12 FMAs and 8 loads, which keeps it within the core's dispatch width.
-// Packed weights stream through once per tile, from DRAM when the whole
-// model's (106 MB for SqueezeBERT) outgrow the caches: fetch them this many
-// bytes (64 k steps) ahead.
-constexpr uintptr_t kPrefetchAhead = 1536;
-
 template <bool kMasked, bool kRowsAdjacent>
 void gemm_6x16(size_t mr, size_t nc, size_t kc, const F32GemmWeights& wt,
                const float* x, size_t x_stride, float* y, size_t y_stride,
@@ -72,7 +72,10 @@ void gemm_6x16(size_t mr, size_t nc, size_t kc, const F32GemmWeights& wt,
     const __m256 x0 = load(x, mask0);
     const __m256 x1 = load(x + 8, mask1);
     x += x_stride;
-    if (kRowsAdjacent) _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(wa) + kPrefetchAhead), _MM_HINT_T0);
+    if (kRowsAdjacent) {
+      _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(wa) + kPrefetchAhead),
+                   _MM_HINT_T0);
+    }
     __m256 a = _mm256_broadcast_ss(wa);
     c00 = _mm256_fmadd_ps(a, x0, c00);
     c01 = _mm256_fmadd_ps(a, x1, c01);
