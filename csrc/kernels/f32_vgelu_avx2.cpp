@@ -14,26 +14,27 @@ namespace sqbert {
 namespace {
 
 __m256 gelu_ps(__m256 x) {
-  // erf(|z|) = 1 - (1 + a1|z| + ... + a6|z|^6)^-16, z = x / sqrt(2);
-  // gelu = x (1 + sign(x) erf|z|) / 2. Past |z| ~ 1e3 the power overflows
-  // to inf and erf to exactly 1.
-  const __m256 z = _mm256_mul_ps(x, _mm256_set1_ps(0.70710678f));
-  const __m256 az = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), z);
-  __m256 p = _mm256_set1_ps(0.0000430638f);
-  p = _mm256_fmadd_ps(p, az, _mm256_set1_ps(0.0002765672f));
-  p = _mm256_fmadd_ps(p, az, _mm256_set1_ps(0.0001520143f));
-  p = _mm256_fmadd_ps(p, az, _mm256_set1_ps(0.0092705272f));
-  p = _mm256_fmadd_ps(p, az, _mm256_set1_ps(0.0422820123f));
-  p = _mm256_fmadd_ps(p, az, _mm256_set1_ps(0.0705230784f));
-  p = _mm256_fmadd_ps(p, az, _mm256_set1_ps(1.0f));
+  // erf(|z|) = 1 - r, r = (1 + a1|z| + ... + a6|z|^6)^-16, z = x / sqrt(2);
+  // gelu = x (1 + sign(x) erf|z|) / 2 = x - x r / 2 for x >= 0, x r / 2
+  // below. The polynomial goes by Estrin's scheme: a short dependency chain,
+  // as the kernel runs on tiles of 12 vectors. Past |z| ~ 1e3 the power
+  // overflows to inf and r to exactly 0.
+  const __m256 t = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), _mm256_mul_ps(x, _mm256_set1_ps(0.70710678f)));
+  const __m256 t2 = _mm256_mul_ps(t, t), t4 = _mm256_mul_ps(t2, t2);
+  const __m256 q0 = _mm256_fmadd_ps(_mm256_set1_ps(0.0705230784f), t, _mm256_set1_ps(1.0f));
+  const __m256 q1 = _mm256_fmadd_ps(_mm256_set1_ps(0.0092705272f), t, _mm256_set1_ps(0.0422820123f));
+  __m256 q2 = _mm256_fmadd_ps(_mm256_set1_ps(0.0002765672f), t, _mm256_set1_ps(0.0001520143f));
+  q2 = _mm256_fmadd_ps(_mm256_set1_ps(0.0000430638f), t2, q2);
+  __m256 p = _mm256_fmadd_ps(q2, t4, _mm256_fmadd_ps(q1, t2, q0));
   p = _mm256_mul_ps(p, p);
   p = _mm256_mul_ps(p, p);
   p = _mm256_mul_ps(p, p);
   p = _mm256_mul_ps(p, p);
-  const __m256 erf_abs = _mm256_sub_ps(_mm256_set1_ps(1.0f), _mm256_div_ps(_mm256_set1_ps(1.0f), p));
-  // Put the sign of z back on erf.
-  const __m256 erf = _mm256_or_ps(erf_abs, _mm256_and_ps(z, _mm256_set1_ps(-0.0f)));
-  return _mm256_mul_ps(_mm256_mul_ps(x, _mm256_set1_ps(0.5f)), _mm256_add_ps(erf, _mm256_set1_ps(1.0f)));
+  const __m256 half_xr = _mm256_div_ps(_mm256_mul_ps(x, _mm256_set1_ps(0.5f)), p);
+  // At x = +inf, half_xr is inf / inf = NaN: max(NaN, 0) = 0 keeps gelu(inf)
+  // = inf; -inf gives NaN, as torch's gelu does.
+  const __m256 positive = _mm256_sub_ps(x, _mm256_max_ps(half_xr, _mm256_setzero_ps()));
+  return _mm256_blendv_ps(positive, half_xr, x);
 }
 
 }  // namespace

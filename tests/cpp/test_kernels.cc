@@ -378,11 +378,16 @@ void test_vgelu(const KernelConfig& config, std::mt19937& rng) {
         else x[i] *= float(i % 7) * 3.0f;  // 0 and |x| up to 18
       }
       if (n > 3) x[3] = -1e4f;
+      // torch's gelu: inf at +inf, NaN at -inf.
+      if (n > 5) x[4] = std::numeric_limits<float>::infinity(), x[5] = -x[4];
       const std::vector<float> x0 = x;
       config.vgelu(rows, n, x.data(), stride);
       for (size_t i = 0; i < x.size(); i++) {
         const double want = i % stride < n ? 0.5 * x0[i] * (1.0 + std::erf(x0[i] / std::sqrt(2.0))) : kPoison;
-        if (std::fabs(x[i] - want) > 2e-6 * (1.0 + std::fabs(want))) {
+        const bool ok = std::isnan(want) ? std::isnan(x[i])
+                        : std::isinf(want) ? x[i] == want
+                                           : std::fabs(x[i] - want) <= 2e-6 * (1.0 + std::fabs(want));
+        if (!ok) {
           fail(std::string(config.isa) + " vgelu rows=" + std::to_string(rows) + " n=" + std::to_string(n) +
                " at " + std::to_string(i));
           return;
