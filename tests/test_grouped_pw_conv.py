@@ -232,6 +232,17 @@ def test_set_cpu_isa_rejects_unknown():
         sk.set_cpu_isa("sse9")
 
 
+def test_python_cpu_isa_follows_set_cpu_isa():
+    # sk.cpu_isa() reads the selection through _C, not the dispatcher.
+    previous = sk.set_cpu_isa("scalar")
+    try:
+        assert sk.cpu_isa() == torch.ops.sqbert.cpu_isa() == "scalar"
+        torch.ops.sqbert.set_cpu_isa(previous)
+        assert sk.cpu_isa() == torch.ops.sqbert.cpu_isa() == previous
+    finally:
+        sk.set_cpu_isa(previous)
+
+
 def test_selected_isa_is_the_best_available():
     assert sk.cpu_isa() == sk.cpu_isas()[0]
     assert sk.cpu_isas()[-1] == "scalar"

@@ -235,3 +235,21 @@ def test_packed_weights_follow_weight_updates():
     # Writes through .data bypass the version counter: repack() catches up.
     conv.weight.data.mul_(2.0)
     torch.testing.assert_close(run(sk.repack(model)), reference(model), rtol=0, atol=1e-5)
+
+
+def test_packed_weights_follow_the_cpu_isa():
+    # Packing is per kernel tile (avx2 6 rows, neon 8, scalar 4): switching
+    # the ISA must repack, not feed one tile's layout to another's kernel.
+    config = sk.SqueezeBertConfig(**SMALL)
+    model = sk.SqueezeBertModel(config).eval()
+    ids, mask, _ = inputs(config)
+    want = model(ids, attention_mask=mask).last_hidden_state.detach()
+    previous = sk.cpu_isa()
+    try:
+        for isa in sk.cpu_isas() + [previous]:
+            sk.set_cpu_isa(isa)
+            with torch.no_grad():
+                got = model(ids, attention_mask=mask).last_hidden_state
+            torch.testing.assert_close(got, want, rtol=0, atol=1e-5, msg=lambda m: f"{isa}: {m}")
+    finally:
+        sk.set_cpu_isa(previous)
