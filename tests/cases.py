@@ -1,5 +1,25 @@
-"""Bad-input cases shared by the CPU and Triton op tests: both raise the same
-RuntimeError messages."""
+"""What the test suites share (the x86 CPU suite, the Triton interpreter
+tests, and tests/aarch64 under qemu): convolution inputs, the float64
+reference, and bad-input cases (every backend raises the same RuntimeError
+messages). Plain helpers: no fixtures, no conftest."""
+import torch
+import torch.nn.functional as F
+
+
+def make(batch, cin, cout, groups, length, bias=True):
+    """Random x [batch, cin, length], weight [cout, cin/groups, 1] scaled to
+    keep outputs near 1, and bias [cout] (or None)."""
+    x = torch.randn(batch, cin, length)
+    w = torch.randn(cout, cin // groups, 1) / max(1, cin // groups) ** 0.5
+    b = torch.randn(cout) if bias else None
+    return x, w, b
+
+
+def reference(x, w, b, groups):
+    """conv1d in float64, so the float32 result is judged against exact math."""
+    return F.conv1d(x.double(), w.double().reshape(w.shape[0], -1, 1),
+                    None if b is None else b.double(), groups=groups)
+
 
 # x shape, weight shape, bias shape or None, groups, message (a regex).
 CONV_BAD_SHAPES = [

@@ -7,22 +7,9 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 import sqbert_kernels as sk
-from cases import CONV_BAD_SHAPES
+from cases import CONV_BAD_SHAPES, make, reference
 
 op = torch.ops.sqbert.grouped_pw_conv
-
-
-def make(batch, cin, cout, groups, length, bias=True):
-    x = torch.randn(batch, cin, length)
-    w = torch.randn(cout, cin // groups, 1) / (cin // groups) ** 0.5
-    b = torch.randn(cout) if bias else None
-    return x, w, b
-
-
-def reference(x, w, b, groups):
-    """conv1d in float64, so the float32 result is judged against exact math."""
-    return F.conv1d(x.double(), w.double().reshape(w.shape[0], -1, 1),
-                    None if b is None else b.double(), groups=groups)
 
 
 def assert_matches(y, x, w, b, groups):

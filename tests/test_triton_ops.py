@@ -18,7 +18,7 @@ pytest.importorskip("triton")
 
 import sqbert_kernels  # noqa: E402,F401
 from sqbert_kernels import triton_ops as T  # noqa: E402
-from cases import ATTENTION_BAD_INPUT, CONV_BAD_SHAPES  # noqa: E402
+from cases import ATTENTION_BAD_INPUT, CONV_BAD_SHAPES, make  # noqa: E402
 
 if T.INTERPRET:
     DEVICE = "cpu"
@@ -68,10 +68,7 @@ def assert_close(out, ref, dtype):
 
 
 def make_conv(batch, cin, cout, groups, length, dtype=torch.float32, bias=True):
-    x = torch.randn(batch, cin, length)
-    w = torch.randn(cout, cin // groups, 1) / max(1, cin // groups) ** 0.5
-    b = torch.randn(cout) if bias else None
-    return dev(x, dtype), dev(w, dtype), dev(b, dtype)
+    return tuple(dev(t, dtype) for t in make(batch, cin, cout, groups, length, bias))
 
 
 def conv_reference(x, w, b, groups, activation="none"):

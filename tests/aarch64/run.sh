@@ -272,12 +272,12 @@ cp "$build/$so_name" "$pkg/"
 # ----------------------------------------------------------- the tests
 step "pytest tests/aarch64 under qemu-aarch64 (QEMU_CPU=$qemu_cpu; import torch alone takes 20-60 s)"
 # Run from the build directory: the repo root on sys.path would shadow the
-# staging package with the x86 one. confcutdir keeps tests/conftest.py (the
-# x86 suite's) out.
+# staging package with the x86 one. tests/ is on the path for the shared
+# helpers (cases.py); confcutdir keeps tests/conftest.py (the x86 suite's) out.
 status=0
 (
   cd "$build"
-  QEMU_CPU=$qemu_cpu QEMU_LD_PREFIX=$rootfs PYTHONPATH=$build/pkg PYTHONDONTWRITEBYTECODE=1 \
+  QEMU_CPU=$qemu_cpu QEMU_LD_PREFIX=$rootfs PYTHONPATH=$build/pkg:$root/tests PYTHONDONTWRITEBYTECODE=1 \
     PYTHONNOUSERSITE=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} \
     qemu-aarch64 "$rootfs/usr/bin/python3.11" -m pytest "$root/tests/aarch64" \
     --rootdir="$root/tests/aarch64" --confcutdir="$root/tests/aarch64" \

@@ -4,8 +4,8 @@ tests/aarch64/run.sh cross-compiles the extension and runs this file with
 PyPI's aarch64 torch under qemu-user on a Cortex-A53 (plain ARMv8.0).
 Emulated compute is about 100x slower than native, so the shapes are small:
 around the NEON tile (mr = 8 output channels by nr = 8 positions) and the
-scalar one (4 by 4), judged against conv1d in float64. Self-contained: the
-x86 suite's conftest and helpers are not loaded here.
+scalar one (4 by 4), judged against conv1d in float64. The shared helpers
+(tests/cases.py) are on the path; the x86 suite's conftest is not loaded.
 """
 import itertools
 import platform
@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 import sqbert_kernels as sk
+from cases import CONV_BAD_SHAPES, make, reference
 
 op = torch.ops.sqbert.grouped_pw_conv
 
@@ -40,19 +41,6 @@ def isa(request):
         yield request.param
     finally:
         sk.set_cpu_isa(previous)
-
-
-def make(batch, cin, cout, groups, length, bias=True):
-    x = torch.randn(batch, cin, length)
-    w = torch.randn(cout, cin // groups, 1) / (cin // groups) ** 0.5
-    b = torch.randn(cout) if bias else None
-    return x, w, b
-
-
-def reference(x, w, b, groups):
-    """conv1d in float64, so the float32 result is judged against exact math."""
-    return F.conv1d(x.double(), w.double().reshape(w.shape[0], -1, 1),
-                    None if b is None else b.double(), groups=groups)
 
 
 def assert_matches(y, ref, rtol=1e-5, atol=1e-5):
@@ -156,19 +144,7 @@ def test_gelu_epilogue_extreme_values(isa):
     torch.testing.assert_close(y.double(), F.gelu(x.double()), rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize(
-    "x_shape,w_shape,b_shape,groups,message",
-    [
-        ((1, 8, 5), (8, 2, 1), None, 0, r"groups > 0, got 0"),
-        ((1, 8, 5), (8, 2, 1), None, -4, r"groups > 0, got -4"),
-        ((1, 8, 5), (9, 2, 1), None, 3, r"in_channels \(8\) divisible by groups \(3\)"),
-        ((1, 8, 5), (6, 2, 1), None, 4, r"out_channels \(6\) divisible by groups \(4\)"),
-        ((1, 8, 5), (8, 4, 1), None, 4, r"weight of shape \[out_channels, 2\].*got \[8, 4, 1\]"),
-        ((1, 8, 5), (8, 2, 3), None, 4, r"got \[8, 2, 3\]"),
-        ((1, 8, 5), (8, 2, 1), (7,), 4, r"bias of shape \[8\], got \[7\]"),
-        ((8, 5), (8, 2, 1), None, 4, r"x of shape \[batch, in_channels, length\], got \[8, 5\]"),
-    ],
-)
+@pytest.mark.parametrize("x_shape,w_shape,b_shape,groups,message", CONV_BAD_SHAPES)
 def test_bad_shapes(x_shape, w_shape, b_shape, groups, message):
     x, w = torch.randn(x_shape), torch.randn(w_shape)
     b = None if b_shape is None else torch.randn(b_shape)
