@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "../kernels/f32_gemm_pack.h"
@@ -13,6 +14,22 @@ size_t divide_round_up(size_t n, size_t q) { return (n + q - 1) / q; }
 
 size_t position_blocks(const GroupedPwConvArgs& args, const KernelConfig& config) {
   return divide_round_up(args.length, config.nr);
+}
+
+// rows x n floats from src (rows src_stride apart) to dst (rows n_max
+// apart). Full tiles copy a constant size, which the compiler inlines: a
+// memcpy call per 64-byte row cost more than the copy itself.
+void copy_rows(const float* src, size_t src_stride, size_t rows, size_t n, size_t n_max, float* dst) {
+  auto copy = [&](auto width) {
+    for (size_t j = 0; j < rows; j++) std::memcpy(dst + j * n_max, src + j * src_stride, width * sizeof(float));
+  };
+  if (n == 16) {
+    copy(std::integral_constant<size_t, 16>{});
+  } else if (n == 8) {
+    copy(std::integral_constant<size_t, 8>{});
+  } else {
+    copy(n);
+  }
 }
 
 }  // namespace
@@ -64,9 +81,7 @@ void grouped_pw_conv_run(const GroupedPwConvArgs& args,
     // k0 < group_in, or one pass for group_in = 0 (y = bias).
     for (size_t k0 = 0; k0 == 0 || k0 < args.group_in; k0 += depth) {
       const size_t kc = std::min(depth, args.group_in - k0);
-      for (size_t j = 0; j < kc; j++) {
-        std::memcpy(&x_panel[j * config.nr], x + (k0 + j) * args.x_channel_stride, nc * sizeof(float));
-      }
+      copy_rows(x + k0 * args.x_channel_stride, args.x_channel_stride, kc, nc, config.nr, x_panel.data());
       // The x rows the next slice or task will copy, fetched a few rows per
       // micro-kernel call, so the copy finds them in cache.
       const float* next_x = nullptr;
