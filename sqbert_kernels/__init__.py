@@ -33,6 +33,7 @@ from .ops import (
     cpu_isas,
     grouped_pw_conv,
     grouped_pw_conv_packed,
+    grouped_pw_ffn_packed,
     pack_pw_weight,
     set_cpu_isa,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "cpu_isas",
     "grouped_pw_conv",
     "grouped_pw_conv_packed",
+    "grouped_pw_ffn_packed",
     "ops",
     "pack_pw_weight",
     "set_cpu_isa",

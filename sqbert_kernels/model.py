@@ -106,16 +106,25 @@ _ACTIVATIONS = {
 }
 
 
+def _runs_packed(x: Tensor, *convs: nn.Conv1d) -> bool:
+    """Whether convs run on x with packed weights: at inference on the CPU
+    (packed weights are a CPU kernel's layout; GPUs run the Triton kernel),
+    not when gradients are wanted or under torch.compile (the weights are
+    then read in place, differentiably)."""
+    if not x.is_cpu or torch.compiler.is_compiling():
+        return False
+    if not torch.is_grad_enabled():
+        return True
+    return not (x.requires_grad or any(p.requires_grad for conv in convs for p in (conv.weight, conv.bias)
+                                       if p is not None))
+
+
 def _conv(conv: nn.Conv1d, x: Tensor, activation: str = "none") -> Tensor:
-    """The convolution: with packed weights at inference, reading them in
-    place (differentiable) when gradients are wanted or under torch.compile."""
+    """The convolution, with packed weights when :func:`_runs_packed`."""
     w, b = conv.weight, conv.bias
-    needs_grad = torch.is_grad_enabled() and (
-        x.requires_grad or w.requires_grad or (b is not None and b.requires_grad))
-    # Packed weights are a CPU kernel's layout; GPUs run the Triton kernel.
-    if needs_grad or not x.is_cpu or torch.compiler.is_compiling():
-        return ops.grouped_pw_conv(x, w, b, conv.groups, activation)
-    return ops.grouped_pw_conv_packed(x, _packed_weight(conv, w, b), conv.out_channels, activation)
+    if _runs_packed(x, conv):
+        return ops.grouped_pw_conv_packed(x, _packed_weight(conv, w, b), conv.out_channels, activation)
+    return ops.grouped_pw_conv(x, w, b, conv.groups, activation)
 
 
 def _packed_weight(conv: nn.Conv1d, w: Tensor, b: Optional[Tensor]) -> Tensor:
@@ -260,6 +269,15 @@ class SqueezeBertModule(nn.Module):
     def forward(self, hidden_states, attention_mask, output_attentions=False):
         context = self.attention(hidden_states, attention_mask, output_attentions)["context_layer"]
         post_attention = self.post_attention(context, hidden_states)
+        inter, out = self.intermediate.conv1d, self.output.conv1d
+        if (self.intermediate.act_name == "gelu" and inter.groups == out.groups
+                and not (self.training and self.output.dropout.p > 0) and _runs_packed(post_attention, inter, out)):
+            # Both convolutions one block of positions at a time: the
+            # [B, 3072, L] intermediate never leaves the cache.
+            ffn = ops.grouped_pw_ffn_packed(post_attention, _packed_weight(inter, inter.weight, inter.bias),
+                                            _packed_weight(out, out.weight, out.bias), inter.out_channels,
+                                            out.out_channels, "gelu")
+            return {"feature_map": self.output.layernorm(ffn, post_attention)}
         return {"feature_map": self.output(self.intermediate(post_attention), post_attention)}
 
 

@@ -37,6 +37,19 @@ def grouped_pw_conv_packed(x: Tensor, packed_weight: Tensor, out_channels: int,
     return torch.ops.sqbert.grouped_pw_conv_packed(x, packed_weight, out_channels, activation)
 
 
+def grouped_pw_ffn_packed(x: Tensor, packed_w1: Tensor, packed_w2: Tensor, hidden_channels: int,
+                          out_channels: int, activation: str = "none") -> Tensor:
+    """Two packed grouped 1x1 convolutions with the same groups, the second on
+    the first's output through ``activation`` ("none" or "gelu"): a
+    transformer's feed-forward block,
+    ``grouped_pw_conv_packed(act(grouped_pw_conv_packed(x, packed_w1, hidden_channels)), packed_w2, out_channels)``,
+    run one block of positions at a time so the hidden activations stay in
+    cache. Weights from :func:`pack_pw_weight`; inference only (no autograd).
+    """
+    return torch.ops.sqbert.grouped_pw_ffn_packed(x, packed_w1, packed_w2, hidden_channels, out_channels,
+                                                  activation)
+
+
 def add_layernorm(x: Tensor, residual: Optional[Tensor], weight: Tensor, bias: Tensor, eps: float) -> Tensor:
     """LayerNorm over the channels of NCW ``x + residual`` (``[B, C, L]``), as
     SqueezeBERT normalizes, without permuting to ``[B, L, C]`` and back."""
@@ -135,6 +148,12 @@ def _pack_pw_weight_fake(weight, bias, groups):
 @torch.library.register_fake("sqbert::grouped_pw_conv_packed")
 def _grouped_pw_conv_packed_fake(x, packed_weight, out_channels, activation="none"):
     torch._check(x.dim() == 3, lambda: f"grouped_pw_conv: expected x of shape [batch, in_channels, length], got {tuple(x.shape)}")
+    return x.new_empty(x.shape[0], out_channels, x.shape[2])
+
+
+@torch.library.register_fake("sqbert::grouped_pw_ffn_packed")
+def _grouped_pw_ffn_packed_fake(x, packed_w1, packed_w2, hidden_channels, out_channels, activation="none"):
+    torch._check(x.dim() == 3, lambda: f"grouped_pw_ffn_packed: expected x of shape [batch, in_channels, length], got {tuple(x.shape)}")
     return x.new_empty(x.shape[0], out_channels, x.shape[2])
 
 
@@ -249,6 +268,13 @@ def _grouped_pw_conv_flops(x_shape, w_shape, *args, out_shape=None, **kwargs) ->
 def _grouped_pw_conv_packed_flops(x_shape, packed_shape, out_channels, *args, out_shape=None, **kwargs) -> int:
     batch, _, length = x_shape
     return 2 * batch * length * out_channels * (packed_shape[2] - 1)
+
+
+@register_flop_formula(torch.ops.sqbert.grouped_pw_ffn_packed)
+def _grouped_pw_ffn_packed_flops(x_shape, w1_shape, w2_shape, hidden_channels, out_channels, *args, out_shape=None,
+                                 **kwargs) -> int:
+    batch, _, length = x_shape
+    return 2 * batch * length * (hidden_channels * (w1_shape[2] - 1) + out_channels * (w2_shape[2] - 1))
 
 
 @register_flop_formula(torch.ops.sqbert.fused_attention)

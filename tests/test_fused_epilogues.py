@@ -1,10 +1,14 @@
-"""The fusions the model uses: GELU in the convolution's epilogue, and
-residual + LayerNorm over the channels of NCW activations."""
+"""The fusions the model uses: GELU in the convolution's epilogue, the
+feed-forward block's two convolutions in one op, and residual + LayerNorm
+over the channels of NCW activations."""
 import pytest
 import torch
 import torch.nn.functional as F
 
+from torch.utils.flop_counter import FlopCounterMode
+
 import sqbert_kernels as sk
+from cases import make, reference
 
 
 @pytest.mark.parametrize("m,length", [(1, 1), (7, 17), (13, 33), (192, 128)])
@@ -90,3 +94,73 @@ def test_add_layernorm_autograd_and_opcheck():
         torch.testing.assert_close(a, e, rtol=1e-4, atol=1e-5)
     torch.library.opcheck(torch.ops.sqbert.add_layernorm, (x, r, w, b, 1e-5))
     torch.library.opcheck(torch.ops.sqbert.add_layernorm, (x, None, w, b, 1e-5))
+
+
+def ffn_inputs(batch, groups, k, hidden, m, length):
+    x, w1, b1 = make(batch, groups * k, groups * hidden, groups, length)
+    _, w2, b2 = make(1, groups * hidden, groups * m, groups, 1)
+    return x, (w1, b1), (w2, b2)
+
+
+def ffn_reference(x, first, second, groups, activation):
+    h = reference(x, *first, groups)
+    return reference(F.gelu(h) if activation == "gelu" else h, *second, groups)
+
+
+def ffn(x, first, second, groups, activation):
+    return sk.grouped_pw_ffn_packed(x, sk.pack_pw_weight(*first, groups), sk.pack_pw_weight(*second, groups),
+                                    first[0].shape[0], second[0].shape[0], activation)
+
+
+# Hidden depths of one, two (400 = 200 + 200) and three (769) slices of the
+# second convolution; m, k and lengths past the tiles.
+@pytest.mark.parametrize("groups,k,hidden,m,length", [
+    (1, 1, 1, 1, 1), (4, 5, 7, 3, 17), (2, 9, 400, 13, 33), (3, 31, 5, 1, 1), (1, 4, 769, 6, 19),
+    (4, 192, 768, 192, 128)])
+@pytest.mark.parametrize("activation", ["gelu", "none"])
+def test_ffn_matches_two_convolutions(isa, groups, k, hidden, m, length, activation):
+    x, first, second = ffn_inputs(2, groups, k, hidden, m, length)
+    y = ffn(x, first, second, groups, activation)
+    assert y.shape == (2, groups * m, length) and y.is_contiguous()
+    torch.testing.assert_close(y.double(), ffn_reference(x, first, second, groups, activation),
+                               rtol=1e-4, atol=1e-4)
+    # The same sums in the same order as the two packed convolutions.
+    h = sk.grouped_pw_conv_packed(x, sk.pack_pw_weight(*first, groups), groups * hidden, activation)
+    assert torch.equal(y, sk.grouped_pw_conv_packed(h, sk.pack_pw_weight(*second, groups), groups * m))
+
+
+def test_ffn_strided_input_and_empty(isa):
+    x, first, second = ffn_inputs(2, 2, 6, 10, 4, 23)
+    wide = torch.randn(3, 15, 23)[:2, 1:13]  # channel and batch gaps
+    wide.copy_(x)
+    torch.testing.assert_close(ffn(wide, first, second, 2, "gelu"), ffn(x, first, second, 2, "gelu"))
+    assert ffn(x[:, :, :0], first, second, 2, "gelu").shape == (2, 8, 0)
+    assert ffn(x[:0], first, second, 2, "gelu").shape == (0, 8, 23)
+
+
+def test_ffn_bad_input():
+    x, first, second = ffn_inputs(1, 4, 2, 3, 2, 5)
+    p1, p2 = sk.pack_pw_weight(*first, 4), sk.pack_pw_weight(*second, 4)
+    with pytest.raises(RuntimeError, match=r"x with 8 channels .* got 12"):
+        sk.grouped_pw_ffn_packed(torch.randn(1, 12, 5), p1, p2, 12, 8)
+    with pytest.raises(RuntimeError, match=r"hidden_channels divisible by groups \(4\), got 10"):
+        sk.grouped_pw_ffn_packed(x, p1, p2, 10, 8)
+    with pytest.raises(RuntimeError, match=r"packed_w2 has .* which does not fit out_channels 40"):
+        sk.grouped_pw_ffn_packed(x, p1, p2, 12, 40)
+    with pytest.raises(RuntimeError, match=r"packed_w2 with 4 groups of 3 input channels .* got 2 groups"):
+        sk.grouped_pw_ffn_packed(x, p1, sk.pack_pw_weight(torch.randn(8, 6, 1), None, 2), 12, 8)
+    with pytest.raises(RuntimeError, match=r"packed_w2 with 4 groups of 3 .* got 4 groups of 2"):
+        sk.grouped_pw_ffn_packed(x, p1, sk.pack_pw_weight(torch.randn(8, 2, 1), None, 4), 12, 8)
+    with pytest.raises(RuntimeError, match=r'grouped_pw_ffn_packed: expected activation "none" or "gelu", got "relu"'):
+        sk.grouped_pw_ffn_packed(x, p1, p2, 12, 8, "relu")
+    with pytest.raises(RuntimeError, match=r"grouped_pw_ffn_packed: expected x of dtype float32, got float64"):
+        sk.grouped_pw_ffn_packed(x.double(), p1, p2, 12, 8)
+
+
+def test_ffn_opcheck_and_flops():
+    x, first, second = ffn_inputs(2, 2, 3, 5, 4, 7)
+    args = (x, sk.pack_pw_weight(*first, 2), sk.pack_pw_weight(*second, 2), 10, 8, "gelu")
+    torch.library.opcheck(torch.ops.sqbert.grouped_pw_ffn_packed, args)
+    with FlopCounterMode(display=False) as counter:
+        torch.ops.sqbert.grouped_pw_ffn_packed(*args)
+    assert counter.get_total_flops() == 2 * 2 * 7 * (10 * 3 + 8 * 5)

@@ -17,6 +17,7 @@ CONFIGS = {
     "groups-2-8": dict(SMALL, q_groups=2, k_groups=8, v_groups=1, post_attention_groups=4,
                        intermediate_groups=8, output_groups=2),
     "heads-6-dim-16": dict(SMALL, num_attention_heads=6),
+    "relu": dict(SMALL, hidden_act="relu"),
     "hidden-60": dict(SMALL, hidden_size=60, embedding_size=60, num_attention_heads=3, intermediate_size=100,
                       q_groups=2, k_groups=2, v_groups=2, intermediate_groups=2, output_groups=2),
 }
@@ -253,3 +254,24 @@ def test_packed_weights_follow_the_cpu_isa():
             torch.testing.assert_close(got, want, rtol=0, atol=1e-5, msg=lambda m: f"{isa}: {m}")
     finally:
         sk.set_cpu_isa(previous)
+
+
+@pytest.mark.parametrize("name,fused", [("small", True), ("groups-2-8", False), ("relu", False)])
+def test_feed_forward_fusion_where_it_applies(monkeypatch, name, fused):
+    # Inference with GELU and equal groups runs the intermediate and output
+    # convolutions as one op; training, other activations or groups do not.
+    calls = []
+    real = sk.ops.grouped_pw_ffn_packed
+    monkeypatch.setattr(sk.ops, "grouped_pw_ffn_packed", lambda *a: calls.append(1) or real(*a))
+    config = sk.SqueezeBertConfig(**CONFIGS[name])
+    model = sk.SqueezeBertModel(config).eval()
+    ids, mask, _ = inputs(config)
+    with torch.no_grad():
+        model(ids, attention_mask=mask)
+    assert len(calls) == (config.num_hidden_layers if fused else 0)
+    calls.clear()
+    model(ids, attention_mask=mask)  # gradients wanted
+    model.train()
+    with torch.no_grad():
+        model(ids, attention_mask=mask)  # dropout between the output convolution and its LayerNorm
+    assert not calls

@@ -12,8 +12,8 @@ namespace {
 
 size_t divide_round_up(size_t n, size_t q) { return (n + q - 1) / q; }
 
-size_t position_blocks(const GroupedPwConvArgs& args, const KernelConfig& config) {
-  return divide_round_up(args.length, config.nr);
+size_t position_blocks(size_t length, const KernelConfig& config) {
+  return divide_round_up(length, config.nr);
 }
 
 // rows x n floats from src (rows src_stride apart) to dst (rows n_max
@@ -32,11 +32,95 @@ void copy_rows(const float* src, size_t src_stride, size_t rows, size_t n, size_
   }
 }
 
+// Each block of x, kc input channels x nr positions at a time, is copied to
+// a contiguous panel. Read in place, rows length * 4 bytes apart map to a
+// few cache sets (at length 512, 2 of the 64 L1 sets), and every one of the
+// m / mr weight panels would read them again; the copy pays that once. Deep
+// groups (3072 -> 768: k = 768) go in slices of at most kMaxDepth channels
+// so the panel stays in L1, the output tile accumulating across slices.
+constexpr size_t kMaxDepth = 384;
+
+size_t slice_depth(size_t k) {
+  return divide_round_up(k, std::max<size_t>(1, divide_round_up(k, kMaxDepth)));
+}
+
+// One task's block: batch b, group g, positions n0 .. n0 + nc.
+struct Block {
+  size_t b, g, n0, nc;
+};
+
+Block task_block(size_t task, size_t groups, size_t length, const KernelConfig& config) {
+  const size_t blocks = position_blocks(length, config);
+  const size_t n0 = (task % blocks) * config.nr;
+  return Block{task / (blocks * groups), (task / blocks) % groups, n0, std::min(config.nr, length - n0)};
+}
+
+// A block's input: `rows` channel rows of nc positions, `stride` floats apart.
+struct BlockRows {
+  const float* x;
+  size_t stride, rows, nc;
+};
+
+// The packed weights of output rows m0 .. m0 + mr of group g, from depth k0.
+F32GemmWeights packed_panel(const float* packed, size_t g, size_t m, size_t k, size_t m0, size_t k0,
+                            const KernelConfig& config) {
+  const float* w = packed + (g * f32_gemm_panel_count(m, config.mr) + m0 / config.mr) * (1 + k) * config.mr;
+  return {w + config.mr * (1 + k0), 1, config.mr, w};
+}
+
+// Rows [0, m) of one block of output, y = W x (+ bias, then GELU if asked),
+// the weights of rows m0.. from depth k0 given by panel(m0, k0). x goes
+// through x_panel in depth slices, or is read in place when it is a panel
+// already (stride nr). `next` is the block the caller runs next (rows = 0
+// for none): its rows are fetched a few per micro-kernel call, so its copy
+// finds them in cache.
+template <typename Panel>
+void gemm_block(const KernelConfig& config, size_t m, const BlockRows& x, const BlockRows& next, float* y,
+                size_t y_stride, bool gelu, float* x_panel, const Panel& panel) {
+  const size_t depth = slice_depth(x.rows);
+  const size_t calls = std::max<size_t>(1, divide_round_up(m, config.mr));
+  const bool in_place = x.stride == config.nr;
+  // Slices until k0 + kc reaches rows; one for rows = 0 (y = bias).
+  for (size_t k0 = 0, kc = 0; k0 == 0 || k0 < x.rows; k0 += kc) {
+    kc = std::min(depth, x.rows - k0);
+    const float* xk = x.x + k0 * x.stride;
+    if (!in_place) {
+      copy_rows(xk, x.stride, kc, x.nc, config.nr, x_panel);
+      xk = x_panel;
+    }
+    BlockRows ahead = next;
+    ahead.rows = std::min(slice_depth(next.rows), next.rows);
+    if (k0 + kc < x.rows) {
+      ahead = {x.x + (k0 + kc) * x.stride, x.stride, in_place ? 0 : std::min(depth, x.rows - k0 - kc), x.nc};
+    }
+    const size_t prefetch_rows = divide_round_up(ahead.rows, calls);
+    const bool first = k0 == 0, last = k0 + kc >= x.rows;
+    for (size_t m0 = 0; m0 < m; m0 += config.mr) {
+      const size_t mr = std::min(config.mr, m - m0);
+      float* tile = y + m0 * y_stride;
+      // The next tile's output rows, so its stores find their lines.
+      for (size_t i = m0 + config.mr; i < std::min(m0 + 2 * config.mr, m); i++) {
+        __builtin_prefetch(y + i * y_stride, 1);
+        __builtin_prefetch(y + i * y_stride + x.nc - 1, 1);
+      }
+      const size_t r0 = m0 / config.mr * prefetch_rows;
+      for (size_t r = r0; r < std::min(r0 + prefetch_rows, ahead.rows); r++) {
+        __builtin_prefetch(ahead.x + r * ahead.stride);
+        __builtin_prefetch(ahead.x + r * ahead.stride + ahead.nc - 1);
+      }
+      // The bias starts the sum in the first slice; later ones accumulate.
+      config.ukernel(mr, x.nc, kc, panel(m0, k0), xk, config.nr, tile, y_stride, /*accumulate=*/!first);
+      if (gelu && last) config.vgelu(mr, x.nc, tile, y_stride);
+    }
+    if (last) break;
+  }
+}
+
 }  // namespace
 
 size_t grouped_pw_conv_task_count(const GroupedPwConvArgs& args,
                                   const KernelConfig& config) {
-  return args.batch * args.groups * position_blocks(args, config);
+  return args.batch * args.groups * position_blocks(args.length, config);
 }
 
 size_t grouped_pw_conv_task_flops(const GroupedPwConvArgs& args,
@@ -47,84 +131,60 @@ size_t grouped_pw_conv_task_flops(const GroupedPwConvArgs& args,
 void grouped_pw_conv_run(const GroupedPwConvArgs& args,
                          const KernelConfig& config, size_t task_begin,
                          size_t task_end) {
-  const size_t blocks = position_blocks(args, config);
-  const size_t panels = f32_gemm_panel_count(args.group_out, config.mr);
-  const size_t panel_size = (1 + args.group_in) * config.mr;
-  // Each task copies its block of x, kc input channels x nr positions at a
-  // time, to a contiguous panel. Read in place, rows length * 4 bytes apart
-  // map to a few cache sets (at length 512, 2 of the 64 L1 sets), and every
-  // one of the m / mr weight panels would read them again; the copy pays
-  // that once. Deep groups (3072 -> 768: k = 768) go in slices of at most
-  // kMaxDepth channels so the panel stays in L1, the output tile
-  // accumulating across slices.
-  constexpr size_t kMaxDepth = 384;
-  const size_t slices = divide_round_up(args.group_in, kMaxDepth);
-  const size_t depth = divide_round_up(args.group_in, std::max<size_t>(1, slices));
-  std::vector<float> x_panel(depth * config.nr);
-  const size_t calls = std::max<size_t>(1, divide_round_up(args.group_out, config.mr));
-  struct Block {
-    size_t b, g, n0, nc;
-    const float* x;  // first row of the block
-  };
-  auto block = [&](size_t task) {
-    const size_t n0 = (task % blocks) * config.nr, g = (task / blocks) % args.groups;
-    const size_t b = task / (blocks * args.groups);
-    return Block{b, g, n0, std::min(config.nr, args.length - n0),
-                 args.x + b * args.x_batch_stride + g * args.group_in * args.x_channel_stride + n0};
+  std::vector<float> x_panel(slice_depth(args.group_in) * config.nr);
+  auto rows = [&](size_t task) {
+    const Block blk = task_block(task, args.groups, args.length, config);
+    return BlockRows{args.x + blk.b * args.x_batch_stride + blk.g * args.group_in * args.x_channel_stride + blk.n0,
+                     args.x_channel_stride, args.group_in, blk.nc};
   };
   for (size_t task = task_begin; task < task_end; task++) {
-    const Block blk = block(task);
-    const size_t g = blk.g, nc = blk.nc;
-    const float* x = blk.x;
-    float* y = args.y + blk.b * args.y_batch_stride +
-               g * args.group_out * args.y_channel_stride + blk.n0;
-    // k0 < group_in, or one pass for group_in = 0 (y = bias).
-    for (size_t k0 = 0; k0 == 0 || k0 < args.group_in; k0 += depth) {
-      const size_t kc = std::min(depth, args.group_in - k0);
-      copy_rows(x + k0 * args.x_channel_stride, args.x_channel_stride, kc, nc, config.nr, x_panel.data());
-      // The x rows the next slice or task will copy, fetched a few rows per
-      // micro-kernel call, so the copy finds them in cache.
-      const float* next_x = nullptr;
-      size_t next_kc = 0, next_nc = nc;
-      if (k0 + kc < args.group_in) {
-        next_x = x + (k0 + kc) * args.x_channel_stride;
-        next_kc = std::min(depth, args.group_in - k0 - kc);
-      } else if (task + 1 < task_end) {
-        const Block next = block(task + 1);
-        next_x = next.x;
-        next_nc = next.nc;
-        next_kc = std::min(depth, args.group_in);
+    const Block blk = task_block(task, args.groups, args.length, config);
+    const BlockRows next = task + 1 < task_end ? rows(task + 1) : BlockRows{nullptr, 0, 0, 0};
+    float* y = args.y + blk.b * args.y_batch_stride + blk.g * args.group_out * args.y_channel_stride + blk.n0;
+    auto panel = [&](size_t m0, size_t k0) -> F32GemmWeights {
+      if (args.packed_weight != nullptr) {
+        return packed_panel(args.packed_weight, blk.g, args.group_out, args.group_in, m0, k0, config);
       }
-      const size_t prefetch_rows = divide_round_up(next_kc, calls);
-      const bool first = k0 == 0, last = k0 + kc >= args.group_in;
-      for (size_t m0 = 0; m0 < args.group_out; m0 += config.mr) {
-        const size_t c = g * args.group_out + m0;
-        F32GemmWeights panel;
-        if (args.packed_weight != nullptr) {
-          const float* w = args.packed_weight + (g * panels + m0 / config.mr) * panel_size;
-          panel = {w + config.mr * (1 + k0), 1, config.mr, w};
-        } else {
-          panel = {args.weight + c * args.w_stride_c + k0 * args.w_stride_k, args.w_stride_c,
-                   args.w_stride_k, args.bias != nullptr ? args.bias + c : nullptr};
-        }
-        // The bias starts the sum in the first slice; later ones accumulate.
-        const size_t mr = std::min(config.mr, args.group_out - m0);
-        float* tile = y + m0 * args.y_channel_stride;
-        // The next tile's output rows, so its stores find their lines.
-        for (size_t i = m0 + config.mr; i < std::min(m0 + 2 * config.mr, args.group_out); i++) {
-          __builtin_prefetch(y + i * args.y_channel_stride, 1);
-          __builtin_prefetch(y + i * args.y_channel_stride + nc - 1, 1);
-        }
-        const size_t r0 = m0 / config.mr * prefetch_rows;
-        for (size_t r = r0; r < std::min(r0 + prefetch_rows, next_kc); r++) {
-          __builtin_prefetch(next_x + r * args.x_channel_stride);
-          __builtin_prefetch(next_x + r * args.x_channel_stride + next_nc - 1);
-        }
-        config.ukernel(mr, nc, kc, panel, x_panel.data(), config.nr, tile, args.y_channel_stride,
-                       /*accumulate=*/!first);
-        if (args.gelu && last) config.vgelu(mr, nc, tile, args.y_channel_stride);
-      }
-    }
+      const size_t c = blk.g * args.group_out + m0;
+      return {args.weight + c * args.w_stride_c + k0 * args.w_stride_k, args.w_stride_c, args.w_stride_k,
+              args.bias != nullptr ? args.bias + c : nullptr};
+    };
+    gemm_block(config, args.group_out, rows(task), next, y, args.y_channel_stride, args.gelu, x_panel.data(),
+               panel);
+  }
+}
+
+size_t grouped_pw_ffn_task_count(const GroupedPwFfnArgs& args, const KernelConfig& config) {
+  return args.batch * args.groups * position_blocks(args.length, config);
+}
+
+size_t grouped_pw_ffn_task_flops(const GroupedPwFfnArgs& args, const KernelConfig& config) {
+  return 2 * args.group_hidden * (args.group_in + args.group_out) * config.nr;
+}
+
+void grouped_pw_ffn_run(const GroupedPwFfnArgs& args, const KernelConfig& config, size_t task_begin,
+                        size_t task_end) {
+  std::vector<float> x_panel(slice_depth(args.group_in) * config.nr);
+  // The block's hidden activations, laid out as the second convolution's x
+  // panel: group_hidden rows of nr positions (48 KB for SqueezeBERT).
+  std::vector<float> hidden(std::max<size_t>(1, args.group_hidden) * config.nr);
+  auto rows = [&](size_t task) {
+    const Block blk = task_block(task, args.groups, args.length, config);
+    return BlockRows{args.x + blk.b * args.x_batch_stride + blk.g * args.group_in * args.x_channel_stride + blk.n0,
+                     args.x_channel_stride, args.group_in, blk.nc};
+  };
+  for (size_t task = task_begin; task < task_end; task++) {
+    const Block blk = task_block(task, args.groups, args.length, config);
+    const BlockRows next = task + 1 < task_end ? rows(task + 1) : BlockRows{nullptr, 0, 0, 0};
+    gemm_block(config, args.group_hidden, rows(task), BlockRows{nullptr, 0, 0, 0}, hidden.data(), config.nr,
+               args.gelu, x_panel.data(), [&](size_t m0, size_t k0) {
+                 return packed_panel(args.packed_w1, blk.g, args.group_hidden, args.group_in, m0, k0, config);
+               });
+    float* y = args.y + blk.b * args.y_batch_stride + blk.g * args.group_out * args.y_channel_stride + blk.n0;
+    gemm_block(config, args.group_out, BlockRows{hidden.data(), config.nr, args.group_hidden, blk.nc}, next, y,
+               args.y_channel_stride, false, x_panel.data(), [&](size_t m0, size_t k0) {
+                 return packed_panel(args.packed_w2, blk.g, args.group_out, args.group_hidden, m0, k0, config);
+               });
   }
 }
 

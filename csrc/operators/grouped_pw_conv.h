@@ -46,4 +46,34 @@ void grouped_pw_conv_run(const GroupedPwConvArgs& args,
                          const KernelConfig& config, size_t task_begin,
                          size_t task_end);
 
+// Two grouped 1x1 convolutions with the same groups, a transformer's
+// feed-forward block on NCW activations:
+//   y = W2 act(W1 x + b1) + b2
+// with act the exact GELU or none, both weights packed by
+// f32_gemm_pack_weights (bias included). Group g of the hidden layer is
+// group g's input to W2, so a task runs both convolutions on one block of
+// positions and its hidden activations never leave the cache.
+struct GroupedPwFfnArgs {
+  size_t batch, groups;
+  size_t group_in;      // input channels per group
+  size_t group_hidden;  // hidden channels per group (W1's m, W2's k)
+  size_t group_out;     // output channels per group
+  size_t length;
+  const float* x;
+  size_t x_batch_stride, x_channel_stride;
+  const float* packed_w1;
+  const float* packed_w2;
+  float* y;
+  size_t y_batch_stride, y_channel_stride;
+  bool gelu;
+};
+
+// Tasks as for grouped_pw_conv: (batch, group, block of positions).
+size_t grouped_pw_ffn_task_count(const GroupedPwFfnArgs& args, const KernelConfig& config);
+
+size_t grouped_pw_ffn_task_flops(const GroupedPwFfnArgs& args, const KernelConfig& config);
+
+void grouped_pw_ffn_run(const GroupedPwFfnArgs& args, const KernelConfig& config, size_t task_begin,
+                        size_t task_end);
+
 }  // namespace sqbert

@@ -63,9 +63,9 @@ at::Tensor pack_pw_weight_cpu(const at::Tensor& weight,
 }
 
 // The fused epilogue: "none" or "gelu" (exact, erf).
-bool parse_activation(c10::string_view activation) {
+bool parse_activation(c10::string_view activation, const char* op = kOp) {
   TORCH_CHECK(activation == "none" || activation == "gelu",
-              "grouped_pw_conv: expected activation \"none\" or \"gelu\", got \"",
+              op, ": expected activation \"none\" or \"gelu\", got \"",
               std::string(activation), "\"");
   return activation == "gelu";
 }
@@ -97,10 +97,33 @@ at::Tensor run_grouped_pw_conv(const at::Tensor& x_in, int64_t groups,
   return y;
 }
 
-void check_x(const at::Tensor& x) {
-  check_float_cpu(x, kOp, "x");
-  TORCH_CHECK(x.dim() == 3, "grouped_pw_conv: expected x of shape [batch, "
-              "in_channels, length], got ", x.sizes());
+void check_x(const at::Tensor& x, const char* op = kOp) {
+  check_float_cpu(x, op, "x");
+  TORCH_CHECK(x.dim() == 3, op, ": expected x of shape [batch, in_channels, length], got ", x.sizes());
+}
+
+// `packed` (argument `name` of `op`) checked to come from pack_pw_weight
+// for the selected kernel and to hold `channels` output rows (the argument
+// `channels_name`); made contiguous.
+at::Tensor checked_packed(const at::Tensor& packed, const char* op, const char* name, int64_t channels,
+                          const char* channels_name, const KernelConfig& config) {
+  check_float_cpu(packed, op, name);
+  TORCH_CHECK(packed.dim() == 4 && packed.size(3) == static_cast<int64_t>(config.mr),
+              op, ": expected ", name, " from pack_pw_weight for the selected CPU kernel (",
+              config.isa, ", shape [groups, panels, in_channels/groups + 1, ", config.mr, "]), got shape ",
+              packed.sizes());
+  const int64_t groups = packed.size(0);
+  TORCH_CHECK(channels >= 0 && channels % groups == 0, op, ": expected ", channels_name,
+              " divisible by groups (", groups, "), got ", channels, " (", name, " has ", groups, " groups)");
+  TORCH_CHECK(packed.size(1) == static_cast<int64_t>(f32_gemm_panel_count(channels / groups, config.mr)),
+              op, ": ", name, " has ", packed.size(1), " panels of ", config.mr, " rows, which does not fit ",
+              channels_name, " ", channels);
+  return packed.contiguous();
+}
+
+void check_x_channels(const at::Tensor& x, int64_t groups, int64_t k, const char* op = kOp) {
+  TORCH_CHECK(x.size(1) == groups * k, op, ": expected x with ", groups * k, " channels (groups ",
+              groups, " x ", k, " per group, from the weight), got ", x.size(1));
 }
 
 at::Tensor grouped_pw_conv_packed_cpu(const at::Tensor& x,
@@ -108,29 +131,54 @@ at::Tensor grouped_pw_conv_packed_cpu(const at::Tensor& x,
                                       int64_t out_channels, c10::string_view activation) {
   check_x(x);
   const bool gelu = parse_activation(activation);
-  check_float_cpu(packed_in, kOp, "packed_weight");
-  const KernelConfig& config = selected_kernel_config();
-  TORCH_CHECK(packed_in.dim() == 4 && packed_in.size(3) == static_cast<int64_t>(config.mr),
-              "grouped_pw_conv_packed: expected packed_weight from pack_pw_weight for the "
-              "selected CPU kernel (", config.isa, ", shape [groups, panels, "
-              "in_channels/groups + 1, ", config.mr, "]), got shape ", packed_in.sizes());
-  const int64_t groups = packed_in.size(0), k = packed_in.size(2) - 1;
-  TORCH_CHECK(x.size(1) == groups * k, "grouped_pw_conv: expected x with ",
-              groups * k, " channels (groups ", groups, " x ", k,
-              " per group, from the weight), got ", x.size(1));
-  TORCH_CHECK(out_channels >= 0 && out_channels % groups == 0,
-              "grouped_pw_conv_packed: expected out_channels divisible by groups (",
-              groups, "), got ", out_channels);
-  TORCH_CHECK(packed_in.size(1) == static_cast<int64_t>(
-                                       f32_gemm_panel_count(out_channels / groups, config.mr)),
-              "grouped_pw_conv_packed: packed_weight has ", packed_in.size(1),
-              " panels of ", config.mr, " rows, which does not fit out_channels ",
-              out_channels);
-  const at::Tensor packed = packed_in.contiguous();
+  const at::Tensor packed = checked_packed(packed_in, "grouped_pw_conv_packed", "packed_weight", out_channels,
+                                           "out_channels", selected_kernel_config());
+  const int64_t groups = packed.size(0);
+  check_x_channels(x, groups, packed.size(2) - 1);
   GroupedPwConvArgs args{};
   args.packed_weight = packed.data_ptr<float>();
   args.gelu = gelu;
   return run_grouped_pw_conv(x, groups, out_channels, args);
+}
+
+at::Tensor grouped_pw_ffn_packed_cpu(const at::Tensor& x_in, const at::Tensor& packed_w1_in,
+                                     const at::Tensor& packed_w2_in, int64_t hidden_channels,
+                                     int64_t out_channels, c10::string_view activation) {
+  constexpr const char* op = "grouped_pw_ffn_packed";
+  check_x(x_in, op);
+  const bool gelu = parse_activation(activation, op);
+  const KernelConfig& config = selected_kernel_config();
+  const at::Tensor w1 = checked_packed(packed_w1_in, op, "packed_w1", hidden_channels, "hidden_channels", config);
+  const at::Tensor w2 = checked_packed(packed_w2_in, op, "packed_w2", out_channels, "out_channels", config);
+  const int64_t groups = w1.size(0);
+  TORCH_CHECK(w2.size(0) == groups && w2.size(2) - 1 == hidden_channels / groups, op,
+              ": expected packed_w2 with ", groups, " groups of ", hidden_channels / groups,
+              " input channels (packed_w1's groups and hidden channels per group), got ", w2.size(0),
+              " groups of ", w2.size(2) - 1);
+  check_x_channels(x_in, groups, w1.size(2) - 1, op);
+  const at::Tensor x = positions_contiguous(x_in);
+  const int64_t batch = x.size(0), length = x.size(2);
+  at::Tensor y = at::empty({batch, out_channels, length}, x.options());
+  if (y.numel() == 0) return y;
+  GroupedPwFfnArgs args{};
+  args.batch = batch;
+  args.groups = groups;
+  args.group_in = x.size(1) / groups;
+  args.group_hidden = hidden_channels / groups;
+  args.group_out = out_channels / groups;
+  args.length = length;
+  args.x = x.data_ptr<float>();
+  args.x_batch_stride = x.stride(0);
+  args.x_channel_stride = x.stride(1);
+  args.packed_w1 = w1.data_ptr<float>();
+  args.packed_w2 = w2.data_ptr<float>();
+  args.y = y.data_ptr<float>();
+  args.y_batch_stride = y.stride(0);
+  args.y_channel_stride = y.stride(1);
+  args.gelu = gelu;
+  run_tasks(grouped_pw_ffn_task_count(args, config), grouped_pw_ffn_task_flops(args, config),
+            [&](size_t begin, size_t end) { grouped_pw_ffn_run(args, config, begin, end); });
+  return y;
 }
 
 at::Tensor grouped_pw_conv_cpu(const at::Tensor& x, const at::Tensor& weight,
@@ -165,4 +213,5 @@ TORCH_LIBRARY_IMPL(sqbert, CPU, m) {
   m.impl("grouped_pw_conv", &sqbert::grouped_pw_conv_cpu);
   m.impl("pack_pw_weight", &sqbert::pack_pw_weight_cpu);
   m.impl("grouped_pw_conv_packed", &sqbert::grouped_pw_conv_packed_cpu);
+  m.impl("grouped_pw_ffn_packed", &sqbert::grouped_pw_ffn_packed_cpu);
 }

@@ -118,6 +118,17 @@ def test_packed_matches_conv1d(isa, m):
             assert_matches(y, reference(x, w, b, groups))
 
 
+@pytest.mark.parametrize("hidden", [3, 9, 400])
+def test_feed_forward_matches_two_conv1d(isa, hidden):
+    # Both convolutions per block of positions; 400 hidden channels a group
+    # take two slices of the second convolution's depth.
+    x, w1, b1 = make(2, 2 * 5, 2 * hidden, 2, 11)
+    _, w2, b2 = make(1, 2 * hidden, 2 * 9, 2, 1)
+    y = sk.grouped_pw_ffn_packed(x, sk.pack_pw_weight(w1, b1, 2), sk.pack_pw_weight(w2, b2, 2), 2 * hidden, 18,
+                                 "gelu")
+    assert_matches(y, reference(F.gelu(reference(x, w1, b1, 2)), w2, b2, 2), rtol=1e-5, atol=1e-4)
+
+
 def test_packed_for_another_isa_is_rejected():
     x, w, b = make(1, 8, 8, 4, 5)
     packed = sk.pack_pw_weight(w, b, 4)  # neon: mr = 8

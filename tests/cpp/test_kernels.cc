@@ -43,8 +43,9 @@ bool close(float got, double want, size_t depth = 0) {
 }
 
 // y[b][c][l] in float64 from unpacked weights [groups*m][k] and bias.
+template <typename T>
 std::vector<double> reference(size_t batch, size_t groups, size_t m, size_t k,
-                              size_t length, const std::vector<float>& x,
+                              size_t length, const std::vector<T>& x,
                               size_t x_batch_stride, size_t x_channel_stride,
                               const std::vector<float>& w, const float* bias) {
   std::vector<double> y(batch * groups * m * length);
@@ -218,6 +219,55 @@ void test_operator(const KernelConfig& config, std::mt19937& rng) {
              " operator batch=" + std::to_string(t.batch) +
              " groups=" + std::to_string(t.groups) + " m=" + std::to_string(t.m) +
              " k=" + std::to_string(t.k) + " length=" + std::to_string(t.length) +
+             (inside ? " wrong value" : " written outside the output"));
+        break;
+      }
+    }
+  }
+}
+
+// The feed-forward operator against the two convolutions in float64, GELU
+// between them or not, over hidden depths of one, two and three slices.
+void test_ffn_operator(const KernelConfig& config, std::mt19937& rng) {
+  struct Case { size_t batch, groups, k, hidden, m, length; };
+  const Case cases[] = {{1, 1, 1, 1, 1, 1},      {2, 4, 5, 7, 3, 17},  {1, 2, 9, 400, 13, 33},
+                        {1, 4, 48, 192, 48, 128}, {2, 3, 31, 5, 1, 1}, {1, 1, 4, 769, 6, 19}};
+  for (const Case& t : cases)
+  for (bool gelu : {true, false}) {
+    const size_t xcs = t.length + 2, xbs = (t.groups * t.k + 1) * xcs;
+    const size_t ycs = t.length + 1, ybs = t.groups * t.m * ycs + 3;
+    std::vector<float> x = random_vector(t.batch * xbs, rng);
+    std::vector<float> w1 = random_vector(t.groups * t.hidden * t.k, rng), b1 = random_vector(t.groups * t.hidden, rng);
+    std::vector<float> w2 = random_vector(t.groups * t.m * t.hidden, rng), b2 = random_vector(t.groups * t.m, rng);
+    std::vector<float> p1(f32_gemm_packed_size(t.groups, t.hidden, t.k, config.mr));
+    std::vector<float> p2(f32_gemm_packed_size(t.groups, t.m, t.hidden, config.mr));
+    f32_gemm_pack_weights(t.hidden, t.k, config.mr, 0, t.groups * f32_gemm_panel_count(t.hidden, config.mr),
+                          w1.data(), t.k, 1, b1.data(), 1, p1.data());
+    f32_gemm_pack_weights(t.m, t.hidden, config.mr, 0, t.groups * f32_gemm_panel_count(t.m, config.mr),
+                          w2.data(), t.hidden, 1, b2.data(), 1, p2.data());
+    std::vector<float> y(t.batch * ybs, kPoison);
+    GroupedPwFfnArgs args{t.batch, t.groups, t.k, t.hidden, t.m, t.length, x.data(), xbs, xcs,
+                          p1.data(), p2.data(), y.data(), ybs, ycs, gelu};
+    const size_t tasks = grouped_pw_ffn_task_count(args, config);
+    grouped_pw_ffn_run(args, config, 0, tasks / 3);
+    grouped_pw_ffn_run(args, config, tasks / 3, tasks);
+    std::vector<double> h = reference(t.batch, t.groups, t.hidden, t.k, t.length, x, xbs, xcs, w1, b1.data());
+    if (gelu) {
+      for (double& v : h) v = 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
+    }
+    const size_t hcs = t.length, hbs = t.groups * t.hidden * hcs;
+    const std::vector<double> want = reference(t.batch, t.groups, t.m, t.hidden, t.length, h, hbs, hcs, w2, b2.data());
+    for (size_t i = 0; i < y.size(); i++) {
+      const size_t b = i / ybs, c = (i % ybs) / ycs, l = (i % ybs) % ycs;
+      const bool inside = b < t.batch && c < t.groups * t.m && l < t.length;
+      // The second sum's terms are up to k times larger than one product.
+      const bool ok = inside ? close(y[i], want[(b * t.groups * t.m + c) * t.length + l], t.hidden * (1 + t.k / 8))
+                             : y[i] == kPoison;
+      if (!ok) {
+        fail(std::string(config.isa) + " ffn operator batch=" + std::to_string(t.batch) +
+             " groups=" + std::to_string(t.groups) + " k=" + std::to_string(t.k) +
+             " hidden=" + std::to_string(t.hidden) + " m=" + std::to_string(t.m) +
+             " length=" + std::to_string(t.length) + (gelu ? " gelu" : "") +
              (inside ? " wrong value" : " written outside the output"));
         break;
       }
@@ -450,6 +500,7 @@ int main() {
     std::printf("testing %s (%zux%zu)\n", config.isa, config.mr, config.nr);
     test_ukernel(config, rng);
     test_operator(config, rng);
+    test_ffn_operator(config, rng);
     test_online_softmax(config, rng);
     test_attention(config, rng);
     test_vgelu(config, rng);
