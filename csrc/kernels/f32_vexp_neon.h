@@ -6,24 +6,27 @@
 namespace sqbert {
 namespace {
 
-// exp(x) in float32 (Cephes' polynomial, about 1 ulp): 2^n * p(r) with
-// x = n ln2 + r. Exactly 0 below ln(FLT_MIN), -inf included.
+// exp(x) in float32 for x <= 0, what the softmax exponentiates (s - max):
+// 2^n * p(t) with x = n ln2 + t, the scheme of the AVX2 exp_ps
+// (f32_vexp_avx2.h): a magic bias leaves n + 127 in the low mantissa bits,
+// shifted straight into the exponent field, so no rounding or conversion
+// instructions; 9 fmla/fmul a vector. Exactly 0 below ln(FLT_MIN), -inf
+// included.
 inline float32x4_t exp_f32(float32x4_t x) {
-  const uint32x4_t valid = vcgeq_f32(x, vdupq_n_f32(-87.33654f));
-  x = vmaxq_f32(vminq_f32(x, vdupq_n_f32(88.37626f)), vdupq_n_f32(-87.33654f));
-  const float32x4_t n = vrndnq_f32(vmulq_n_f32(x, 1.44269504f));
-  float32x4_t r = vfmsq_f32(x, n, vdupq_n_f32(0.693359375f));
-  r = vfmsq_f32(r, n, vdupq_n_f32(-2.12194440e-4f));
-  float32x4_t p = vdupq_n_f32(1.9875691500e-4f);
-  p = vfmaq_f32(vdupq_n_f32(1.3981999507e-3f), p, r);
-  p = vfmaq_f32(vdupq_n_f32(8.3334519073e-3f), p, r);
-  p = vfmaq_f32(vdupq_n_f32(4.1665795894e-2f), p, r);
-  p = vfmaq_f32(vdupq_n_f32(1.6666665459e-1f), p, r);
-  p = vfmaq_f32(vdupq_n_f32(5.0000001201e-1f), p, r);
-  p = vfmaq_f32(vaddq_f32(r, vdupq_n_f32(1.0f)), vmulq_f32(p, r), r);
-  const int32x4_t e = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23);
-  const float32x4_t y = vmulq_f32(p, vreinterpretq_f32_s32(e));
-  return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(y), valid));
+  const float32x4_t magic_bias = vdupq_n_f32(0x1.8000FEp23f);
+  float32x4_t n = vfmaq_f32(magic_bias, x, vdupq_n_f32(0x1.715476p+0f));
+  const float32x4_t scale = vreinterpretq_f32_s32(vshlq_n_s32(vreinterpretq_s32_f32(n), 23));
+  n = vsubq_f32(n, magic_bias);
+  // t = x - n ln2, ln2 in two parts so t stays exact.
+  float32x4_t t = vfmaq_f32(x, n, vdupq_n_f32(-0x1.62E43p-1f));
+  t = vfmaq_f32(t, n, vdupq_n_f32(0x1.05C61p-29f));
+  float32x4_t p = vfmaq_f32(vdupq_n_f32(0x1.573A1Ap-5f), vdupq_n_f32(0x1.0F9F9Cp-7f), t);
+  p = vfmaq_f32(vdupq_n_f32(0x1.555A80p-3f), p, t);
+  p = vfmaq_f32(vdupq_n_f32(0x1.FFFDC6p-2f), p, t);
+  p = vfmaq_f32(vdupq_n_f32(0x1.FFFFF6p-1f), p, t);
+  const float32x4_t f = vfmaq_f32(scale, vmulq_f32(t, scale), p);
+  const uint32x4_t underflow = vcltq_f32(x, vdupq_n_f32(-0x1.5D589Ep6f));
+  return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(f), underflow));
 }
 
 }  // namespace
