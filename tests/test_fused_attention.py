@@ -67,6 +67,18 @@ def test_broadcast_mask_shapes(isa, shape):
     assert_close(op(q, k, v, mask, 3), sdpa_reference(q, k, v, mask, 3))
 
 
+@pytest.mark.parametrize("differ", [None, (0, 5), (32, 0), (17, 32)])
+def test_masks_with_equal_query_rows(isa, differ):
+    # Equal rows run as a key mask (the score GEMM's bias); one element off
+    # in any row must send the mask through the softmax kernel instead.
+    q, k, v = qkv(2, 2 * 16, 33)
+    mask = padding_mask([33, 20], 33, four_d=True)
+    mask[:, :, :, 3] = float("-inf")
+    if differ is not None:
+        mask[1, 0, differ[0], differ[1]] = -7.0
+    assert_close(op(q, k, v, mask, 2), sdpa_reference(q, k, v, mask, 2))
+
+
 def test_fully_masked_rows_match_hugging_face(isa):
     # A batch row with every key padded: transformers' mask is the dtype's
     # minimum, and its softmax attends uniformly. Never NaN.
