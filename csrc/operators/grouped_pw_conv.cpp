@@ -61,6 +61,23 @@ struct BlockRows {
   size_t stride, rows, nc;
 };
 
+// Both operators' tasks: (batch, group, block of positions), blocks
+// fastest, so consecutive tasks share a group's weights.
+template <typename Args>
+size_t task_count(const Args& args, const KernelConfig& config) {
+  return args.batch * args.groups * position_blocks(args.length, config);
+}
+
+// The x rows `task` reads: its group's input channels at its positions;
+// none past task_end.
+template <typename Args>
+BlockRows task_rows(const Args& args, size_t task, size_t task_end, const KernelConfig& config) {
+  if (task >= task_end) return BlockRows{nullptr, 0, 0, 0};
+  const Block blk = task_block(task, args.groups, args.length, config);
+  return BlockRows{args.x + blk.b * args.x_batch_stride + blk.g * args.group_in * args.x_channel_stride + blk.n0,
+                   args.x_channel_stride, args.group_in, blk.nc};
+}
+
 // The packed weights of output rows m0 .. m0 + mr of group g, from depth k0.
 F32GemmWeights packed_panel(const float* packed, size_t g, size_t m, size_t k, size_t m0, size_t k0,
                             const KernelConfig& config) {
@@ -120,7 +137,7 @@ void gemm_block(const KernelConfig& config, size_t m, const BlockRows& x, const 
 
 size_t grouped_pw_conv_task_count(const GroupedPwConvArgs& args,
                                   const KernelConfig& config) {
-  return args.batch * args.groups * position_blocks(args.length, config);
+  return task_count(args, config);
 }
 
 size_t grouped_pw_conv_task_flops(const GroupedPwConvArgs& args,
@@ -132,14 +149,8 @@ void grouped_pw_conv_run(const GroupedPwConvArgs& args,
                          const KernelConfig& config, size_t task_begin,
                          size_t task_end) {
   std::vector<float> x_panel(slice_depth(args.group_in) * config.nr);
-  auto rows = [&](size_t task) {
-    const Block blk = task_block(task, args.groups, args.length, config);
-    return BlockRows{args.x + blk.b * args.x_batch_stride + blk.g * args.group_in * args.x_channel_stride + blk.n0,
-                     args.x_channel_stride, args.group_in, blk.nc};
-  };
   for (size_t task = task_begin; task < task_end; task++) {
     const Block blk = task_block(task, args.groups, args.length, config);
-    const BlockRows next = task + 1 < task_end ? rows(task + 1) : BlockRows{nullptr, 0, 0, 0};
     float* y = args.y + blk.b * args.y_batch_stride + blk.g * args.group_out * args.y_channel_stride + blk.n0;
     auto panel = [&](size_t m0, size_t k0) -> F32GemmWeights {
       if (args.packed_weight != nullptr) {
@@ -149,13 +160,14 @@ void grouped_pw_conv_run(const GroupedPwConvArgs& args,
       return {args.weight + c * args.w_stride_c + k0 * args.w_stride_k, args.w_stride_c, args.w_stride_k,
               args.bias != nullptr ? args.bias + c : nullptr};
     };
-    gemm_block(config, args.group_out, rows(task), next, y, args.y_channel_stride, args.gelu, x_panel.data(),
+    gemm_block(config, args.group_out, task_rows(args, task, task_end, config),
+               task_rows(args, task + 1, task_end, config), y, args.y_channel_stride, args.gelu, x_panel.data(),
                panel);
   }
 }
 
 size_t grouped_pw_ffn_task_count(const GroupedPwFfnArgs& args, const KernelConfig& config) {
-  return args.batch * args.groups * position_blocks(args.length, config);
+  return task_count(args, config);
 }
 
 size_t grouped_pw_ffn_task_flops(const GroupedPwFfnArgs& args, const KernelConfig& config) {
@@ -168,20 +180,15 @@ void grouped_pw_ffn_run(const GroupedPwFfnArgs& args, const KernelConfig& config
   // The block's hidden activations, laid out as the second convolution's x
   // panel: group_hidden rows of nr positions (48 KB for SqueezeBERT).
   std::vector<float> hidden(std::max<size_t>(1, args.group_hidden) * config.nr);
-  auto rows = [&](size_t task) {
-    const Block blk = task_block(task, args.groups, args.length, config);
-    return BlockRows{args.x + blk.b * args.x_batch_stride + blk.g * args.group_in * args.x_channel_stride + blk.n0,
-                     args.x_channel_stride, args.group_in, blk.nc};
-  };
   for (size_t task = task_begin; task < task_end; task++) {
     const Block blk = task_block(task, args.groups, args.length, config);
-    const BlockRows next = task + 1 < task_end ? rows(task + 1) : BlockRows{nullptr, 0, 0, 0};
-    gemm_block(config, args.group_hidden, rows(task), BlockRows{nullptr, 0, 0, 0}, hidden.data(), config.nr,
-               args.gelu, x_panel.data(), [&](size_t m0, size_t k0) {
+    gemm_block(config, args.group_hidden, task_rows(args, task, task_end, config), BlockRows{nullptr, 0, 0, 0},
+               hidden.data(), config.nr, args.gelu, x_panel.data(), [&](size_t m0, size_t k0) {
                  return packed_panel(args.packed_w1, blk.g, args.group_hidden, args.group_in, m0, k0, config);
                });
     float* y = args.y + blk.b * args.y_batch_stride + blk.g * args.group_out * args.y_channel_stride + blk.n0;
-    gemm_block(config, args.group_out, BlockRows{hidden.data(), config.nr, args.group_hidden, blk.nc}, next, y,
+    gemm_block(config, args.group_out, BlockRows{hidden.data(), config.nr, args.group_hidden, blk.nc},
+               task_rows(args, task + 1, task_end, config), y,
                args.y_channel_stride, false, x_panel.data(), [&](size_t m0, size_t k0) {
                  return packed_panel(args.packed_w2, blk.g, args.group_out, args.group_hidden, m0, k0, config);
                });
