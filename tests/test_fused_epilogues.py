@@ -136,6 +136,11 @@ def test_ffn_strided_input_and_empty(isa):
     torch.testing.assert_close(ffn(wide, first, second, 2, "gelu"), ffn(x, first, second, 2, "gelu"))
     assert ffn(x[:, :, :0], first, second, 2, "gelu").shape == (2, 8, 0)
     assert ffn(x[:0], first, second, 2, "gelu").shape == (0, 8, 23)
+    # No hidden channels: the output is the second bias.
+    none = (torch.randn(0, 6, 1), torch.randn(0))
+    b2 = torch.randn(8)
+    y = ffn(x, none, (torch.randn(8, 0, 1), b2), 2, "gelu")
+    assert torch.equal(y, b2[None, :, None].expand(2, 8, 23))
 
 
 def test_ffn_bad_input():
