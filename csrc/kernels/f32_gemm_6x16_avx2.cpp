@@ -33,7 +33,10 @@ constexpr uintptr_t kPrefetchAhead = 1536;
 // weights of a k step; otherwise rows 0-2 and 3-5 hang off two pointers by
 // multiples of stride_m. Either way the loop has few integer ops beside the
 // 12 FMAs and 8 loads, which keeps it within the core's dispatch width.
-template <bool kMasked, bool kRowsAdjacent>
+// kRows (2, 4 or 6, at least mr) rows are computed: a tile of 1-4 rows
+// (attention's last 2 of 128 keys, 4 of 64 channels) skips the FMAs of the
+// rest instead of repeating its last row.
+template <bool kMasked, bool kRowsAdjacent, size_t kRows>
 void gemm_6x16(size_t mr, size_t nc, size_t kc, const F32GemmWeights& wt,
                const float* x, size_t x_stride, float* y, size_t y_stride,
                bool accumulate) {
@@ -82,18 +85,22 @@ void gemm_6x16(size_t mr, size_t nc, size_t kc, const F32GemmWeights& wt,
     a = _mm256_broadcast_ss(wa + o1);
     c10 = _mm256_fmadd_ps(a, x0, c10);
     c11 = _mm256_fmadd_ps(a, x1, c11);
-    a = _mm256_broadcast_ss(wa + o2);
-    c20 = _mm256_fmadd_ps(a, x0, c20);
-    c21 = _mm256_fmadd_ps(a, x1, c21);
-    a = _mm256_broadcast_ss(wb + o3);
-    c30 = _mm256_fmadd_ps(a, x0, c30);
-    c31 = _mm256_fmadd_ps(a, x1, c31);
-    a = _mm256_broadcast_ss(wb + o4);
-    c40 = _mm256_fmadd_ps(a, x0, c40);
-    c41 = _mm256_fmadd_ps(a, x1, c41);
-    a = _mm256_broadcast_ss(wb + o5);
-    c50 = _mm256_fmadd_ps(a, x0, c50);
-    c51 = _mm256_fmadd_ps(a, x1, c51);
+    if constexpr (kRows > 2) {
+      a = _mm256_broadcast_ss(wa + o2);
+      c20 = _mm256_fmadd_ps(a, x0, c20);
+      c21 = _mm256_fmadd_ps(a, x1, c21);
+      a = _mm256_broadcast_ss(wb + o3);
+      c30 = _mm256_fmadd_ps(a, x0, c30);
+      c31 = _mm256_fmadd_ps(a, x1, c31);
+    }
+    if constexpr (kRows > 4) {
+      a = _mm256_broadcast_ss(wb + o4);
+      c40 = _mm256_fmadd_ps(a, x0, c40);
+      c41 = _mm256_fmadd_ps(a, x1, c41);
+      a = _mm256_broadcast_ss(wb + o5);
+      c50 = _mm256_fmadd_ps(a, x0, c50);
+      c51 = _mm256_fmadd_ps(a, x1, c51);
+    }
     wa += sk;
     wb += sk;
   }
@@ -124,11 +131,15 @@ void f32_gemm_6x16__avx2(size_t mr, size_t nc, size_t kc,
                          size_t x_stride, float* y, size_t y_stride,
                          bool accumulate) {
   if (nc == 16 && w.stride_m == 1 && mr == 6) {
-    gemm_6x16<false, true>(mr, nc, kc, w, x, x_stride, y, y_stride, accumulate);
+    gemm_6x16<false, true, 6>(mr, nc, kc, w, x, x_stride, y, y_stride, accumulate);
+  } else if (nc == 16 && mr <= 2) {
+    gemm_6x16<false, false, 2>(mr, nc, kc, w, x, x_stride, y, y_stride, accumulate);
+  } else if (nc == 16 && mr <= 4) {
+    gemm_6x16<false, false, 4>(mr, nc, kc, w, x, x_stride, y, y_stride, accumulate);
   } else if (nc == 16) {
-    gemm_6x16<false, false>(mr, nc, kc, w, x, x_stride, y, y_stride, accumulate);
+    gemm_6x16<false, false, 6>(mr, nc, kc, w, x, x_stride, y, y_stride, accumulate);
   } else {
-    gemm_6x16<true, false>(mr, nc, kc, w, x, x_stride, y, y_stride, accumulate);
+    gemm_6x16<true, false, 6>(mr, nc, kc, w, x, x_stride, y, y_stride, accumulate);
   }
 }
 
