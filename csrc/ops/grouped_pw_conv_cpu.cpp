@@ -70,9 +70,14 @@ bool parse_activation(c10::string_view activation, const char* op = kOp) {
   return activation == "gelu";
 }
 
-// Runs the operator on x with the weights `args` already describes.
-at::Tensor run_grouped_pw_conv(const at::Tensor& x_in, int64_t groups,
-                               int64_t out_channels, GroupedPwConvArgs args) {
+// Runs an operator on x with the weights `args` already describes: y
+// [batch, out_channels, length] allocated, the geometry both operators
+// share (GroupedPwConvArgs, GroupedPwFfnArgs) filled in, the tasks run.
+template <typename Args>
+at::Tensor run_operator(const at::Tensor& x_in, int64_t groups, int64_t out_channels, Args args,
+                        size_t (*task_count)(const Args&, const KernelConfig&),
+                        size_t (*task_flops)(const Args&, const KernelConfig&),
+                        void (*run)(const Args&, const KernelConfig&, size_t, size_t)) {
   // The kernels read each channel row as contiguous positions; any batch and
   // channel strides are used as they are.
   const at::Tensor x = positions_contiguous(x_in);
@@ -92,9 +97,15 @@ at::Tensor run_grouped_pw_conv(const at::Tensor& x_in, int64_t groups,
   args.y = y.data_ptr<float>();
   args.y_batch_stride = y.stride(0);
   args.y_channel_stride = y.stride(1);
-  run_tasks(grouped_pw_conv_task_count(args, config), grouped_pw_conv_task_flops(args, config),
-            [&](size_t begin, size_t end) { grouped_pw_conv_run(args, config, begin, end); });
+  run_tasks(task_count(args, config), task_flops(args, config),
+            [&](size_t begin, size_t end) { run(args, config, begin, end); });
   return y;
+}
+
+at::Tensor run_grouped_pw_conv(const at::Tensor& x, int64_t groups, int64_t out_channels,
+                               const GroupedPwConvArgs& args) {
+  return run_operator(x, groups, out_channels, args, grouped_pw_conv_task_count, grouped_pw_conv_task_flops,
+                      grouped_pw_conv_run);
 }
 
 void check_x(const at::Tensor& x, const char* op = kOp) {
@@ -156,29 +167,13 @@ at::Tensor grouped_pw_ffn_packed_cpu(const at::Tensor& x_in, const at::Tensor& p
               " input channels (packed_w1's groups and hidden channels per group), got ", w2.size(0),
               " groups of ", w2.size(2) - 1);
   check_x_channels(x_in, groups, w1.size(2) - 1, op);
-  const at::Tensor x = positions_contiguous(x_in);
-  const int64_t batch = x.size(0), length = x.size(2);
-  at::Tensor y = at::empty({batch, out_channels, length}, x.options());
-  if (y.numel() == 0) return y;
   GroupedPwFfnArgs args{};
-  args.batch = batch;
-  args.groups = groups;
-  args.group_in = x.size(1) / groups;
   args.group_hidden = hidden_channels / groups;
-  args.group_out = out_channels / groups;
-  args.length = length;
-  args.x = x.data_ptr<float>();
-  args.x_batch_stride = x.stride(0);
-  args.x_channel_stride = x.stride(1);
   args.packed_w1 = w1.data_ptr<float>();
   args.packed_w2 = w2.data_ptr<float>();
-  args.y = y.data_ptr<float>();
-  args.y_batch_stride = y.stride(0);
-  args.y_channel_stride = y.stride(1);
   args.gelu = gelu;
-  run_tasks(grouped_pw_ffn_task_count(args, config), grouped_pw_ffn_task_flops(args, config),
-            [&](size_t begin, size_t end) { grouped_pw_ffn_run(args, config, begin, end); });
-  return y;
+  return run_operator(x_in, groups, out_channels, args, grouped_pw_ffn_task_count, grouped_pw_ffn_task_flops,
+                      grouped_pw_ffn_run);
 }
 
 at::Tensor grouped_pw_conv_cpu(const at::Tensor& x, const at::Tensor& weight,
