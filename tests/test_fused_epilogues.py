@@ -112,10 +112,10 @@ def ffn(x, first, second, groups, activation):
                                     first[0].shape[0], second[0].shape[0], activation)
 
 
-# Hidden depths of one, two (400 = 200 + 200) and three (769) slices of the
+# Hidden depths of one, two (1100 = 550 + 550) and three (2100) slices of the
 # second convolution; m, k and lengths past the tiles.
 @pytest.mark.parametrize("groups,k,hidden,m,length", [
-    (1, 1, 1, 1, 1), (4, 5, 7, 3, 17), (2, 9, 400, 13, 33), (3, 31, 5, 1, 1), (1, 4, 769, 6, 19),
+    (1, 1, 1, 1, 1), (4, 5, 7, 3, 17), (2, 9, 1100, 13, 33), (3, 31, 5, 1, 1), (1, 4, 2100, 6, 19),
     (4, 192, 768, 192, 128)])
 @pytest.mark.parametrize("activation", ["gelu", "none"])
 def test_ffn_matches_two_convolutions(isa, groups, k, hidden, m, length, activation):

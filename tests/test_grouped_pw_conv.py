@@ -34,6 +34,15 @@ def test_remainders_k_and_groups(isa, k, groups):
     assert_matches(op(x, w, b, groups), x, w, b, groups)
 
 
+@pytest.mark.parametrize("k", [1024, 1025, 2100])
+def test_deep_groups_accumulate_across_slices(isa, k):
+    # Past 1024 input channels a group runs in depth slices that accumulate
+    # into the output tile: one, two and three slices, in place and packed.
+    x, w, b = make(2, 2 * k, 2 * 7, 2, 19)
+    assert_matches(op(x, w, b, 2), x, w, b, 2)
+    assert_matches(sk.grouped_pw_conv_packed(x, sk.pack_pw_weight(w, b, 2), 14), x, w, b, 2)
+
+
 @pytest.mark.parametrize("cin,cout", [(768, 768), (768, 3072), (3072, 768)])
 def test_squeezebert_shapes(isa, cin, cout):
     x, w, b = make(1, cin, cout, 4, 128)

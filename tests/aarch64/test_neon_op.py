@@ -79,9 +79,9 @@ def test_remainders(isa, m, groups):
     assert not failures, f"{isa} m={m} groups={groups}: " + "; ".join(failures)
 
 
-@pytest.mark.parametrize("k", [385, 800])
+@pytest.mark.parametrize("k", [1025, 2100])
 def test_deep_groups_accumulate(isa, k):
-    # Over 384 input channels a group is computed in slices that accumulate
+    # Over 1024 input channels a group is computed in slices that accumulate
     # into the output tile (the kernel's accumulate path).
     x, w, b = make(1, 2 * k, 2 * 9, 2, 9)
     assert_matches(op(x, w, b, 2), reference(x, w, b, 2), rtol=1e-5, atol=1e-4)
@@ -118,9 +118,9 @@ def test_packed_matches_conv1d(isa, m):
             assert_matches(y, reference(x, w, b, groups))
 
 
-@pytest.mark.parametrize("hidden", [3, 9, 400])
+@pytest.mark.parametrize("hidden", [3, 9, 1100])
 def test_feed_forward_matches_two_conv1d(isa, hidden):
-    # Both convolutions per block of positions; 400 hidden channels a group
+    # Both convolutions per block of positions; 1100 hidden channels a group
     # take two slices of the second convolution's depth.
     x, w1, b1 = make(2, 2 * 5, 2 * hidden, 2, 11)
     _, w2, b2 = make(1, 2 * hidden, 2 * 9, 2, 1)

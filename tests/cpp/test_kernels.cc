@@ -165,8 +165,8 @@ void test_operator(const KernelConfig& config, std::mt19937& rng) {
   struct Case { size_t batch, groups, m, k, length; };
   const Case cases[] = {{1, 1, 1, 1, 1},  {2, 4, 7, 5, 17},   {3, 2, 13, 9, 33},
                         {1, 4, 48, 48, 128}, {2, 3, 5, 31, 1}, {1, 1, 0, 4, 3},
-                        // deeper than one 384-channel slice: accumulates across slices
-                        {1, 2, 61, 2000, 19}};
+                        // deeper than one 1024-channel slice: accumulates across slices
+                        {1, 2, 61, 2100, 19}};
   for (const Case& t : cases)
   for (bool packed_weights : {true, false}) {
     // x with gaps: channel stride length + 2, batch stride one channel more.
@@ -230,8 +230,8 @@ void test_operator(const KernelConfig& config, std::mt19937& rng) {
 // between them or not, over hidden depths of one, two and three slices.
 void test_ffn_operator(const KernelConfig& config, std::mt19937& rng) {
   struct Case { size_t batch, groups, k, hidden, m, length; };
-  const Case cases[] = {{1, 1, 1, 1, 1, 1},      {2, 4, 5, 7, 3, 17},  {1, 2, 9, 400, 13, 33},
-                        {1, 4, 48, 192, 48, 128}, {2, 3, 31, 5, 1, 1}, {1, 1, 4, 769, 6, 19}};
+  const Case cases[] = {{1, 1, 1, 1, 1, 1},      {2, 4, 5, 7, 3, 17},  {1, 2, 9, 1100, 13, 33},
+                        {1, 4, 48, 192, 48, 128}, {2, 3, 31, 5, 1, 1}, {1, 1, 4, 2100, 6, 19}};
   for (const Case& t : cases)
   for (bool gelu : {true, false}) {
     const size_t xcs = t.length + 2, xbs = (t.groups * t.k + 1) * xcs;
