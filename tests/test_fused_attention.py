@@ -68,7 +68,8 @@ def test_broadcast_mask_shapes(isa, shape):
 
 
 @pytest.mark.parametrize("differ", [None, (0, 5), (32, 0), (17, 32)])
-def test_masks_with_equal_query_rows(isa, differ):
+@pytest.mark.parametrize("layout", ["contiguous", "keys strided", "heads expanded"])
+def test_masks_with_equal_query_rows(isa, differ, layout):
     # Equal rows run as a key mask (the score GEMM's bias); one element off
     # in any row must send the mask through the softmax kernel instead.
     q, k, v = qkv(2, 2 * 16, 33)
@@ -76,6 +77,10 @@ def test_masks_with_equal_query_rows(isa, differ):
     mask[:, :, :, 3] = float("-inf")
     if differ is not None:
         mask[1, 0, differ[0], differ[1]] = -7.0
+    if layout == "keys strided":
+        mask = mask.transpose(-1, -2).contiguous().transpose(-1, -2)
+    elif layout == "heads expanded":
+        mask = mask.expand(2, 2, 33, 33)
     assert_close(op(q, k, v, mask, 2), sdpa_reference(q, k, v, mask, 2))
 
 
