@@ -29,7 +29,7 @@ def pytest_terminal_summary(terminalreporter, config):
         cells = [f"{name} {b.extra_info['flops'] / b.stats.median / 1e9:.1f} GF/s" for name, b in benches.items()
                  if name != "linear (dense)"]
         write(f"{group}: " + ", ".join(cells))
-        for ours in ("sqbert packed", "sqbert", "sqbert fused", "sqbert_kernels"):
+        for ours in ("sqbert packed", "sqbert", "sqbert fused", "sqbert fused unpadded", "sqbert_kernels"):
             if ours not in benches:
                 continue
             mine = benches[ours].stats.median

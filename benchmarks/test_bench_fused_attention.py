@@ -6,7 +6,7 @@ import torch
 
 from sqbert_kernels.bench import attention_case
 
-CANDIDATES = ["sqbert fused", "HF eager", "SDPA + transposes"]
+CANDIDATES = ["sqbert fused", "sqbert fused unpadded", "HF eager", "SDPA + transposes"]
 
 
 @pytest.mark.parametrize("candidate", CANDIDATES)

@@ -95,6 +95,26 @@ def test_fully_masked_rows_match_hugging_face(isa):
     torch.testing.assert_close(out[1], v[1].mean(dim=1, keepdim=True).expand(64, 20), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("length", [33, 300])
+def test_trailing_padding_per_head(isa, length):
+    # Keys after the last unpadded one are skipped, per batch row and head:
+    # padding of 0, some, all but one and all keys, as the dtype's minimum
+    # and -inf, a padded key in the middle, and a trailing key masked by a
+    # finite amount (-2: not padding). 300 keys: two key blocks, or one
+    # once the padding is skipped.
+    q, k, v = qkv(2, 4 * 8, length)
+    mask = torch.zeros(2, 4, 1, length)
+    mask[0, 1, :, length // 2:] = MIN
+    mask[0, 2, :, 1:] = float("-inf")
+    mask[0, 3, :, :] = MIN
+    mask[1, 0, :, 3] = MIN
+    mask[1, 1, :, -1] = -2.0
+    mask[1, 2, :, 260:] = MIN
+    out = op(q, k, v, mask, 4)
+    assert not out.isnan().any()
+    assert_close(out, sdpa_reference(q, k, v, mask, 4))
+
+
 def test_minus_infinity_rows_give_zero(isa):
     q, k, v = qkv(1, 32, 9)
     mask = torch.zeros(1, 1, 9, 9)

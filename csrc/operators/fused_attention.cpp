@@ -11,6 +11,32 @@ size_t query_tiles(const FusedAttentionArgs& args, const KernelConfig& config) {
   return (args.length + config.nr - 1) / config.nr;
 }
 
+// Keys per block for n keys: a whole number of GEMM tiles, at most
+// max_block so the score block (16 KiB on AVX2) stays in L1 beside the
+// query tile and the context, and the blocks of one length equal (512 =
+// 174 + 174 + 164, not 252 + 252 + 8). Up to 252 keys, one block: no
+// rescaling of the context.
+size_t key_block_size(size_t n, size_t mr, size_t max_block) {
+  const size_t blocks = (n + max_block - 1) / max_block;
+  return ((n + blocks - 1) / blocks + mr - 1) / mr * mr;
+}
+
+// A key whose additive mask is at most this is padding: its weight
+// exp(mask + score - max) is exactly 0 in float32 (transformers' masks use
+// the dtype's minimum, -3.4e38) unless scores differ by 1e30 or more.
+constexpr float kPaddingMask = -1e30f;
+
+// The keys a key mask leaves: all up to the last one above kPaddingMask.
+// Trailing padding is skipped (the sums it would add are zeros); a row of
+// padding only keeps every key, so the softmax treats it as Hugging Face's
+// does (uniform weights, not 0 / 0).
+size_t unpadded_keys(const float* key_mask, size_t stride, size_t length) {
+  for (size_t n = length; n > 0; n--) {
+    if (!(key_mask[(n - 1) * stride] <= kPaddingMask)) return n;
+  }
+  return length;
+}
+
 }  // namespace
 
 size_t fused_attention_task_count(const FusedAttentionArgs& args,
@@ -27,13 +53,9 @@ void fused_attention_run(const FusedAttentionArgs& args,
                          const KernelConfig& config, size_t task_begin,
                          size_t task_end) {
   const size_t nr = config.nr, mr = config.mr, d = args.head_dim, length = args.length;
-  // Keys per block: a whole number of GEMM tiles, at most about 256 so the
-  // score block (16 KiB on AVX2) stays in L1 beside the query tile and the
-  // context, and the blocks of one length equal (512 = 174 + 174 + 164, not
-  // 252 + 252 + 8). Up to 252 keys, one block: no rescaling of the context.
   const size_t max_block = (256 / mr) * mr;
-  const size_t blocks = (length + max_block - 1) / max_block;
-  const size_t key_block = ((length + blocks - 1) / blocks + mr - 1) / mr * mr;
+  // Sized for any count of keys up to length.
+  const size_t block_capacity = std::min(max_block, (length + mr - 1) / mr * mr);
   const size_t tiles = query_tiles(args, config);
   const size_t* ms = args.mask_stride;
   // A mask that is the same for every query ([B, 1, 1, L] padding masks) is
@@ -41,10 +63,10 @@ void fused_attention_run(const FusedAttentionArgs& args,
   // the softmax kernel, read in place when its keys are contiguous.
   const bool key_mask = args.mask != nullptr && ms[2] == 0;
   const bool query_mask = args.mask != nullptr && ms[2] != 0;
-  std::vector<float> q_tile(d * nr), scores(key_block * nr), context(d * nr);
+  std::vector<float> q_tile(d * nr), scores(block_capacity * nr), context(d * nr);
   std::vector<float> running_max(nr), running_sum(nr);
-  std::vector<float> key_bias(key_mask && ms[3] != 1 ? key_block : 0);
-  std::vector<float> mask_tile(query_mask ? nr * key_block : 0);
+  std::vector<float> key_bias(key_mask && ms[3] != 1 ? block_capacity : 0);
+  std::vector<float> mask_tile(query_mask ? nr * block_capacity : 0);
 
   for (size_t task = task_begin; task < task_end; task++) {
     const size_t i0 = (task % tiles) * nr;
@@ -55,6 +77,8 @@ void fused_attention_run(const FusedAttentionArgs& args,
     const float* k = args.k + b * args.k_batch_stride + h * d * args.k_channel_stride;
     const float* v = args.v + b * args.v_batch_stride + h * d * args.v_channel_stride;
     const float* mask = args.mask == nullptr ? nullptr : args.mask + b * ms[0] + h * ms[1] + i0 * ms[2];
+    const size_t keys = key_mask ? unpadded_keys(mask, ms[3], length) : length;
+    const size_t key_block = key_block_size(keys, mr, max_block);
 
     // The tile's queries, pre-scaled. Lanes past nc are never read: the
     // kernels compute them from whatever the buffers hold and the caller
@@ -67,8 +91,8 @@ void fused_attention_run(const FusedAttentionArgs& args,
     std::fill(running_max.begin(), running_max.end(), -std::numeric_limits<float>::infinity());
     std::fill(running_sum.begin(), running_sum.end(), 0.0f);
 
-    for (size_t j0 = 0; j0 < length; j0 += key_block) {
-      const size_t bk = std::min(key_block, length - j0);
+    for (size_t j0 = 0; j0 < keys; j0 += key_block) {
+      const size_t bk = std::min(key_block, keys - j0);
       const float* bias = nullptr;
       if (key_mask) {
         bias = mask + j0 * ms[3];
