@@ -336,15 +336,17 @@ void test_attention(const KernelConfig& config, std::mt19937& rng) {
   // How the mask is laid out: none; [b][i][j] (keys contiguous, read in
   // place on full query tiles); [b][j] shared by the queries (the score
   // GEMM's bias); [b][j][i] (transposed: gathered); [b][j] with a key
-  // stride of 2 (gathered into the bias).
-  enum Mask { kNone, kQueryKey, kKey, kKeyQuery, kKeyStrided };
+  // stride of 2 (gathered into the bias); [b][j] with trailing padding
+  // (skipped), batch row 1 all padding (every key kept).
+  enum Mask { kNone, kQueryKey, kKey, kKeyQuery, kKeyStrided, kKeyPadded };
   struct Case { size_t batch, heads, d, length; Mask mask; };
   const Case cases[] = {{1, 1, 1, 1, kNone},         {2, 3, 8, 7, kQueryKey},
                         {1, 2, 16, 33, kQueryKey},   {2, 1, 5, 130, kQueryKey},
                         {1, 2, 64, 200, kNone},      {2, 2, 8, 48, kQueryKey},
                         {2, 2, 8, 48, kKey},         {1, 1, 16, 37, kKeyQuery},
                         {1, 2, 8, 300, kKey},        {1, 1, 8, 300, kQueryKey},
-                        {2, 1, 4, 21, kKeyStrided}};
+                        {2, 1, 4, 21, kKeyStrided},  {2, 2, 8, 48, kKeyPadded},
+                        {3, 1, 8, 300, kKeyPadded}};
   for (const Case& t : cases) {
     const size_t channels = t.heads * t.d, L = t.length;
     const size_t cs = L + 3, bs = channels * cs + 1;  // gaps between rows and batches
@@ -358,7 +360,12 @@ void test_attention(const KernelConfig& config, std::mt19937& rng) {
     }
     size_t ms[4] = {L * L, 0, 0, 0};
     if (t.mask == kQueryKey) ms[2] = L, ms[3] = 1;
-    if (t.mask == kKey) ms[3] = 1;
+    if (t.mask == kKey || t.mask == kKeyPadded) ms[3] = 1;
+    if (t.mask == kKeyPadded) {
+      for (size_t b = 0; b < t.batch; b++) {
+        for (size_t j = b == 1 ? 0 : L - L / (b + 3); j < L; j++) mask[b * ms[0] + j] = std::numeric_limits<float>::lowest();
+      }
+    }
     if (t.mask == kKeyQuery) ms[2] = 1, ms[3] = L;
     if (t.mask == kKeyStrided) ms[3] = 2;
     if (ms[2] != 0 && L > 2) {
