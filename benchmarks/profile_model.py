@@ -1,10 +1,14 @@
 """Where a forward pass spends its time: torch.profiler over Hugging Face's
 SqueezeBERT and this package's, same random weights, batch 1, length 128,
-one thread (the README's "Fusions, and where the time goes" table).
+one thread (the README's "Fusions, and where the time goes" table); then,
+for this package's model, each op's wall time per forward as a timing
+wrapper sees it, without the profiler's own cost.
 
     python benchmarks/profile_model.py [--threads N] [--length L] [--rows R]
 """
 import argparse
+import collections
+import time
 
 import torch
 import transformers
@@ -36,6 +40,47 @@ def main():
         print(f"{name}: {args.forwards} forwards (divide by {args.forwards} for one)")
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.rows,
                                         max_name_column_width=32))
+    op_wall_times(ours, ids, args.forwards)
+
+
+def op_wall_times(model, ids, forwards):
+    """Each sqbert op's wall time per forward, timed by a wrapper."""
+    from sqbert_kernels import ops
+
+    names = ["grouped_pw_ffn_packed", "grouped_pw_conv_packed", "fused_attention", "add_layernorm"]
+    spent = collections.defaultdict(float)
+    calls = collections.Counter()
+    originals = {name: getattr(ops, name) for name in names}
+
+    def timed(name, fn):
+        def run(*args, **kwargs):
+            start = time.perf_counter()
+            out = fn(*args, **kwargs)
+            spent[name] += time.perf_counter() - start
+            calls[name] += 1
+            return out
+        return run
+
+    try:
+        for name, fn in originals.items():
+            setattr(ops, name, timed(name, fn))
+        with torch.no_grad():
+            model(ids)
+            spent.clear()
+            calls.clear()
+            start = time.perf_counter()
+            for _ in range(forwards):
+                model(ids)
+            total = (time.perf_counter() - start) / forwards
+    finally:
+        for name, fn in originals.items():
+            setattr(ops, name, fn)
+    print(f"sqbert_kernels, wall time per forward: {total * 1e3:.1f} ms")
+    for name in names:
+        print(f"  {name:24s} {spent[name] / forwards * 1e3:6.1f} ms  ({calls[name] // forwards} calls, "
+              f"{spent[name] / max(1, calls[name]) * 1e6:.0f} us a call)")
+    rest = total - sum(spent.values()) / forwards
+    print(f"  {'everything else':24s} {rest * 1e3:6.1f} ms")
 
 
 if __name__ == "__main__":
