@@ -4,7 +4,7 @@ one thread (the README's "Fusions, and where the time goes" table); then,
 for this package's model, each op's wall time per forward as a timing
 wrapper sees it, without the profiler's own cost.
 
-    python benchmarks/profile_model.py [--threads N] [--length L] [--rows R]
+    python benchmarks/profile_model.py [--threads N] [--batch B] [--length L] [--rows R]
 """
 import argparse
 import collections
@@ -20,6 +20,7 @@ import sqbert_kernels as sk
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--batch", type=int, default=1)
     p.add_argument("--length", type=int, default=128)
     p.add_argument("--rows", type=int, default=12)
     p.add_argument("--forwards", type=int, default=5)
@@ -29,7 +30,7 @@ def main():
     hf = transformers.SqueezeBertModel(transformers.SqueezeBertConfig(vocab_size=30528)).eval()
     ours = sk.SqueezeBertModel(sk.SqueezeBertConfig(vocab_size=30528)).eval()
     ours.load_state_dict(hf.state_dict())
-    ids = torch.randint(1, 30522, (1, args.length))
+    ids = torch.randint(1, 30522, (args.batch, args.length))
     for name, model in (("Hugging Face SqueezeBERT", hf), ("sqbert_kernels", ours)):
         with torch.no_grad():
             for _ in range(2):

@@ -115,6 +115,14 @@ def test_trailing_padding_per_head(isa, length):
     assert_close(out, sdpa_reference(q, k, v, mask, 4))
 
 
+def test_inputs_past_the_prefetch_threshold(isa):
+    # 9 MiB of q, k and v (SqueezeBERT at B8 L128): the operator fetches
+    # each next task's inputs ahead while it computes.
+    q, k, v = qkv(8, 768, 128)
+    mask = padding_mask([128, 100, 7, 128, 1, 64, 127, 128], 128, four_d=False)
+    assert_close(op(q, k, v, mask, 12), sdpa_reference(q, k, v, mask, 12))
+
+
 def test_minus_infinity_rows_give_zero(isa):
     q, k, v = qkv(1, 32, 9)
     mask = torch.zeros(1, 1, 9, 9)

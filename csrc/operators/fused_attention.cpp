@@ -71,30 +71,67 @@ void pack_keys(const float* k, size_t stride, size_t d, size_t n, size_t mr, flo
   }
 }
 
-// Fetches what the thread's next tasks read, so that it is in cache when
-// they start (5-7% less time at B8 L128, where q, k and v, 9 MiB, are read
-// from L3 or DRAM; none at B1): the next task's query rows, and a slice of
-// the next head's keys and values per query tile of this head, all of them
-// by its last tile. Both go to L2 (locality 2), beside this tile's work in L1.
-void prefetch_ahead(const FusedAttentionArgs& args, size_t nr, size_t tiles, size_t task, size_t task_end) {
+// What a thread's next tasks read is fetched into L2 while this task
+// computes: the next task's query rows, and a slice of the next head's keys
+// and values per query tile of this head (all of them by its last tile),
+// a few lines after each GEMM call. It pays when q, k and v come from L3 or
+// DRAM: C++ A/B, B8 L128 (9 MiB of q, k, v) 10-11% less time, B8 L512 3%;
+// it costs 2-3% while they stay in cache (B1-B4 at L128, 1.2-4.7 MiB), as
+// the prefetches compete with the GEMMs' own loads. Hence the threshold.
+constexpr size_t kPrefetchFromBytes = size_t{6} << 20;
+
+// The lines of up to three ranges of rows, fetched a few at a time.
+class LinePrefetcher {
+ public:
+  void add(const float* base, size_t stride, size_t rows, size_t row_floats) {
+    if (rows == 0 || row_floats == 0) return;
+    ranges_[count_++] = Range{base, stride, rows, row_floats};
+    lines_ += rows * ((row_floats + 15) / 16);
+  }
+  size_t lines() const { return lines_; }
+  void issue(size_t n) {
+    while (n > 0 && current_ < count_) {
+      const Range& r = ranges_[current_];
+      const float* row = r.base + row_ * r.stride;
+      for (; offset_ < r.row_floats && n > 0; offset_ += 16, n--) {  // 64-byte lines
+        __builtin_prefetch(row + offset_, 0, 2);
+      }
+      if (offset_ >= r.row_floats) {
+        offset_ = 0;
+        if (++row_ == r.rows) row_ = 0, current_++;
+      }
+    }
+  }
+
+ private:
+  struct Range {
+    const float* base;
+    size_t stride, rows, row_floats;
+  };
+  Range ranges_[3];
+  size_t count_ = 0, lines_ = 0, current_ = 0, row_ = 0, offset_ = 0;
+};
+
+LinePrefetcher next_tasks_lines(const FusedAttentionArgs& args, size_t nr, size_t tiles, size_t task,
+                                size_t task_end) {
+  LinePrefetcher lines;
   const size_t d = args.head_dim;
-  auto head_rows = [&](const float* base, size_t batch_stride, size_t channel_stride, size_t t) {
+  auto head = [&](const float* base, size_t batch_stride, size_t channel_stride, size_t t) {
     return base + t / (tiles * args.heads) * batch_stride + (t / tiles) % args.heads * d * channel_stride;
   };
   if (task + 1 < task_end) {
-    const float* q = head_rows(args.q, args.q_batch_stride, args.q_channel_stride, task + 1) + (task + 1) % tiles * nr;
-    for (size_t c = 0; c < d; c++) __builtin_prefetch(q + c * args.q_channel_stride, 0, 2);
+    lines.add(head(args.q, args.q_batch_stride, args.q_channel_stride, task + 1) + (task + 1) % tiles * nr,
+              args.q_channel_stride, d, nr);
   }
   const size_t tile = task % tiles, next_head = task - tile + tiles;
-  if (next_head >= task_end) return;
-  const float* k = head_rows(args.k, args.k_batch_stride, args.k_channel_stride, next_head);
-  const float* v = head_rows(args.v, args.v_batch_stride, args.v_channel_stride, next_head);
-  for (size_t c = tile * d / tiles; c < (tile + 1) * d / tiles; c++) {
-    for (size_t j = 0; j < args.length; j += 16) {  // 64-byte lines
-      __builtin_prefetch(k + c * args.k_channel_stride + j, 0, 2);
-      __builtin_prefetch(v + c * args.v_channel_stride + j, 0, 2);
-    }
+  if (next_head < task_end) {
+    const size_t c0 = tile * d / tiles, c1 = (tile + 1) * d / tiles;
+    lines.add(head(args.k, args.k_batch_stride, args.k_channel_stride, next_head) + c0 * args.k_channel_stride,
+              args.k_channel_stride, c1 - c0, args.length);
+    lines.add(head(args.v, args.v_batch_stride, args.v_channel_stride, next_head) + c0 * args.v_channel_stride,
+              args.v_channel_stride, c1 - c0, args.length);
   }
+  return lines;
 }
 
 void fused_attention_run(const FusedAttentionArgs& args,
@@ -118,6 +155,7 @@ void fused_attention_run(const FusedAttentionArgs& args,
   const bool pack = length >= kPackKeysFrom;
   std::vector<float> packed_keys(pack ? (length + mr - 1) / mr * mr * d : 0);
   size_t packed_head = SIZE_MAX;  // b * heads + h of packed_keys
+  const bool prefetch = 3 * args.batch * args.heads * d * length * sizeof(float) >= kPrefetchFromBytes;
 
   for (size_t task = task_begin; task < task_end; task++) {
     const size_t i0 = (task % tiles) * nr;
@@ -136,7 +174,9 @@ void fused_attention_run(const FusedAttentionArgs& args,
       packed_head = b * args.heads + h;
     }
 
-    prefetch_ahead(args, nr, tiles, task, task_end);
+    LinePrefetcher ahead = prefetch ? next_tasks_lines(args, nr, tiles, task, task_end) : LinePrefetcher{};
+    const size_t calls = (keys + mr - 1) / mr + (d + mr - 1) / mr;  // GEMM calls of one key block
+    const size_t per_call = (ahead.lines() + calls - 1) / calls;
 
     // The tile's queries, pre-scaled. Lanes past nc are never read: the
     // kernels compute them from whatever the buffers hold and the caller
@@ -167,6 +207,7 @@ void fused_attention_run(const FusedAttentionArgs& args,
                                              : F32GemmWeights{k + j0 + j, 1, args.k_channel_stride, b_j};
         config.ukernel(std::min(mr, bk - j), nc, d, key_rows, q_tile.data(), nr,
                        scores.data() + j * nr, nr, /*accumulate=*/false);
+        ahead.issue(per_call);
       }
       const float* block_mask = nullptr;
       size_t block_mask_stride = 0;
@@ -197,9 +238,11 @@ void fused_attention_run(const FusedAttentionArgs& args,
                                     nullptr};
         config.ukernel(std::min(mr, d - c), nc, bk, values, scores.data(), nr,
                        context.data() + c * nr, nr, /*accumulate=*/!first);
+        ahead.issue(per_call);
       }
     }
 
+    ahead.issue(ahead.lines());
     // A query whose keys were all -inf attends to nothing: 0, not NaN.
     for (size_t n = 0; n < nr; n++) {
       running_sum[n] = running_sum[n] > 0.0f ? 1.0f / running_sum[n] : 0.0f;
