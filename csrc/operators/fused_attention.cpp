@@ -176,7 +176,7 @@ void fused_attention_run(const FusedAttentionArgs& args,
 
     LinePrefetcher ahead = prefetch ? next_tasks_lines(args, nr, tiles, task, task_end) : LinePrefetcher{};
     const size_t calls = (keys + mr - 1) / mr + (d + mr - 1) / mr;  // GEMM calls of one key block
-    const size_t per_call = (ahead.lines() + calls - 1) / calls;
+    const size_t per_call = (ahead.lines() + calls - 1) / std::max<size_t>(1, calls);
 
     // The tile's queries, pre-scaled. Lanes past nc are never read: the
     // kernels compute them from whatever the buffers hold and the caller

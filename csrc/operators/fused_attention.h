@@ -5,9 +5,10 @@
 //   out[:, i] = sum_j softmax_j(scale * q[:, i] . k[:, j] + mask[i][j]) v[:, j]
 //
 // laid back exactly as Hugging Face's SqueezeBERT transpose_output does.
-// q, k and v are read in place (no transposed copies); keys are processed
-// in blocks with an online softmax, so memory stays O(head_dim * tile) per
-// thread for any length.
+// q, k and v are read in place (no transposed copies of the tensors; from
+// 256 keys on a thread packs one head's keys at a time); keys are processed
+// in blocks with an online softmax, so no [L, L] scores exist and memory
+// stays O(head_dim * (tile + length)) per thread.
 #pragma once
 
 #include <cstddef>
