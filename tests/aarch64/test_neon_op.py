@@ -202,14 +202,16 @@ def test_autograd_matches_conv1d(isa, activation):
         torch.testing.assert_close(a, r, rtol=1e-4, atol=1e-5, msg=lambda m: f"grad {name}: {m}")
 
 
-@pytest.mark.parametrize("query_axis", [1, 19], ids=["mask-B11L", "mask-B1LL"])
-def test_attention_and_layernorm_run(isa, query_axis):
+@pytest.mark.parametrize("length", [19, 300])
+@pytest.mark.parametrize("query_axis", ["B11L", "B1LL"])
+def test_attention_and_layernorm_run(isa, query_axis, length):
     # The other NEON kernels (online softmax with its in-register mask
     # transposes, exp) behind the other ops; 19 positions = two full 8-lane
-    # query tiles and a partial one.
-    q, k, v = (torch.randn(2, 16, 19) for _ in range(3))
-    mask = torch.randn(2, 1, query_axis, 19)
-    mask[1, ..., 14:] = torch.finfo(torch.float32).min
+    # query tiles and a partial one; 300 = packed keys and two key blocks
+    # (one once the padding is skipped).
+    q, k, v = (torch.randn(2, 16, length) for _ in range(3))
+    mask = torch.randn(2, 1, 1 if query_axis == "B11L" else length, length)
+    mask[1, ..., length - 5:] = torch.finfo(torch.float32).min
     ref = sk.attention_reference(q.double(), k.double(), v.double(), mask.double(), 2)
     torch.testing.assert_close(sk.fused_attention(q, k, v, mask, 2).double(), ref, rtol=1e-4, atol=1e-5)
     x, r = torch.randn(2, 24, 9), torch.randn(2, 24, 9)
