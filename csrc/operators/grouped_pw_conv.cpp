@@ -109,7 +109,7 @@ void gemm_block(const KernelConfig& config, size_t m, const BlockRows& x, const 
       xk = x_panel;
     }
     BlockRows ahead = next;
-    ahead.rows = std::min(slice_depth(next.rows), next.rows);
+    ahead.rows = slice_depth(next.rows);
     if (k0 + kc < x.rows) {
       ahead = {x.x + (k0 + kc) * x.stride, x.stride, in_place ? 0 : std::min(depth, x.rows - k0 - kc), x.nc};
     }
