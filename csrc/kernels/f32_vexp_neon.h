@@ -10,23 +10,20 @@ namespace {
 // 2^n * p(t) with x = n ln2 + t, the scheme of the AVX2 exp_ps
 // (f32_vexp_avx2.h): a magic bias leaves n + 127 in the low mantissa bits,
 // shifted straight into the exponent field, so no rounding or conversion
-// instructions; 9 fmla/fmul a vector. Exactly 0 below ln(FLT_MIN), -inf
-// included.
+// instructions; x raised to -88 first gives exactly 0 there (-inf
+// included), and fmax keeps a NaN. 8 fmla/fmul a vector.
 inline float32x4_t exp_f32(float32x4_t x) {
   const float32x4_t magic_bias = vdupq_n_f32(0x1.8000FEp23f);
+  x = vmaxq_f32(x, vdupq_n_f32(-88.0f));
   float32x4_t n = vfmaq_f32(magic_bias, x, vdupq_n_f32(0x1.715476p+0f));
   const float32x4_t scale = vreinterpretq_f32_s32(vshlq_n_s32(vreinterpretq_s32_f32(n), 23));
   n = vsubq_f32(n, magic_bias);
-  // t = x - n ln2, ln2 in two parts so t stays exact.
-  float32x4_t t = vfmaq_f32(x, n, vdupq_n_f32(-0x1.62E43p-1f));
-  t = vfmaq_f32(t, n, vdupq_n_f32(0x1.05C61p-29f));
+  const float32x4_t t = vfmaq_f32(x, n, vdupq_n_f32(-0x1.62E430p-1f));
   float32x4_t p = vfmaq_f32(vdupq_n_f32(0x1.573A1Ap-5f), vdupq_n_f32(0x1.0F9F9Cp-7f), t);
   p = vfmaq_f32(vdupq_n_f32(0x1.555A80p-3f), p, t);
   p = vfmaq_f32(vdupq_n_f32(0x1.FFFDC6p-2f), p, t);
   p = vfmaq_f32(vdupq_n_f32(0x1.FFFFF6p-1f), p, t);
-  const float32x4_t f = vfmaq_f32(scale, vmulq_f32(t, scale), p);
-  const uint32x4_t underflow = vcltq_f32(x, vdupq_n_f32(-0x1.5D589Ep6f));
-  return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(f), underflow));
+  return vfmaq_f32(scale, vmulq_f32(t, scale), p);
 }
 
 }  // namespace
