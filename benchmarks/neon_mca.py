@@ -47,7 +47,8 @@ CORES = {
     "cortex-a55": (8, "in-order, 64-bit-wide NEON datapath: one 128-bit FMLA per cycle"),
 }
 
-# The micro-kernel template: gemm_8x8<kPartial, kAdjacent>.
+# The micro-kernel template: gemm_8x8<kPartial, kAdjacent, kScaled>; kScaled
+# (attention's column scale) only changes the stores, so its loops are left out.
 VARIANTS = {
     ("false", "true"): "full tile, packed weights (2 vector loads of weights per k)",
     ("false", "false"): "full tile, weights in place (8 lane loads per k)",
@@ -180,7 +181,7 @@ def main():
         for code, flags in ((f"-mcpu={cpu}", [f"-mcpu={cpu}"]), ("-march=armv8-a", ["-march=armv8-a"])):
             for symbol, body in functions(compile_asm(flags)).items():
                 name = demangle(symbol)
-                m = re.search(r"gemm_8x8<(true|false), (true|false)>", name)
+                m = re.search(r"gemm_8x8<(true|false), (true|false), false>", name)
                 if not m:
                     continue
                 for start, end in inner_loops(body):

@@ -7,8 +7,10 @@
 //
 // for m < mr and n < nc, where mr <= MR and nc <= NR of the kernel, and
 // init[m][n] is y[m][n] itself when `accumulate`, else bias[m], or 0 when
-// bias is null. Row k of x starts at x + k * x_stride, row m of y at
-// y + m * y_stride. Only the mr x nc elements of y are written, only rows
+// bias is null. With col_scale (nc values, or null) column n of the result
+// is then multiplied by col_scale[n] before it is stored: attention divides
+// its context by the softmax sums this way instead of in a pass of its own.
+// Row k of x starts at x + k * x_stride, row m of y at y + m * y_stride. Only the mr x nc elements of y are written, only rows
 // m < mr of w and the kc x nc block of x are read, so the kernel can read
 // operands in place: packed convolution weights (f32_gemm_pack.h:
 // w_stride_m = 1, w_stride_k = MR), a [channels, length] head of attention
@@ -30,25 +32,26 @@ struct F32GemmWeights {
 using f32_gemm_ukernel_fn = void (*)(size_t mr, size_t nc, size_t kc,
                                      const F32GemmWeights& w, const float* x,
                                      size_t x_stride, float* y,
-                                     size_t y_stride, bool accumulate);
+                                     size_t y_stride, bool accumulate,
+                                     const float* col_scale);
 
 void f32_gemm_4x4__scalar(size_t mr, size_t nc, size_t kc,
                           const F32GemmWeights& w, const float* x,
                           size_t x_stride, float* y, size_t y_stride,
-                          bool accumulate);
+                          bool accumulate, const float* col_scale);
 
 #if defined(__x86_64__) || defined(_M_X64)
 void f32_gemm_6x16__avx2(size_t mr, size_t nc, size_t kc,
                          const F32GemmWeights& w, const float* x,
                          size_t x_stride, float* y, size_t y_stride,
-                         bool accumulate);
+                         bool accumulate, const float* col_scale);
 #endif
 
 #if defined(__aarch64__)
 void f32_gemm_8x8__neon(size_t mr, size_t nc, size_t kc,
                         const F32GemmWeights& w, const float* x,
                         size_t x_stride, float* y, size_t y_stride,
-                        bool accumulate);
+                        bool accumulate, const float* col_scale);
 #endif
 
 }  // namespace sqbert

@@ -7,7 +7,7 @@ namespace sqbert {
 void f32_gemm_4x4__scalar(size_t mr, size_t nc, size_t kc,
                           const F32GemmWeights& w, const float* x,
                           size_t x_stride, float* y, size_t y_stride,
-                          bool accumulate) {
+                          bool accumulate, const float* col_scale) {
   constexpr size_t MR = 4, NR = 4;
   float acc[MR][NR] = {};
   for (size_t i = 0; i < mr; i++) {
@@ -22,7 +22,7 @@ void f32_gemm_4x4__scalar(size_t mr, size_t nc, size_t kc,
     }
   }
   for (size_t i = 0; i < mr; i++) {
-    for (size_t j = 0; j < nc; j++) y[i * y_stride + j] = acc[i][j];
+    for (size_t j = 0; j < nc; j++) y[i * y_stride + j] = col_scale ? acc[i][j] * col_scale[j] : acc[i][j];
   }
 }
 

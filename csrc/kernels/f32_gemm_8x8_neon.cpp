@@ -38,10 +38,11 @@ inline void load_row(const float* p, size_t nc, float32x4_t& lo, float32x4_t& hi
 }
 
 // kAdjacent: the 8 rows' weights of a k step are adjacent in memory.
-template <bool kPartial, bool kAdjacent>
+// kScaled: col_scale is given (its own instantiations, as on AVX2).
+template <bool kPartial, bool kAdjacent, bool kScaled>
 void gemm_8x8(size_t mr, size_t nc, size_t kc, const F32GemmWeights& wt,
               const float* x, size_t x_stride, float* y, size_t y_stride,
-              bool accumulate) {
+              bool accumulate, const float* col_scale) {
   // The accumulators are named registers, set and stored one by one: held
   // in an array they go through the stack (as they did on AVX2, where that
   // cost 5-8% of the convolutions' time). Row i starts from y, the bias, or 0.
@@ -103,8 +104,14 @@ void gemm_8x8(size_t mr, size_t nc, size_t kc, const F32GemmWeights& wt,
     c7h = vfmaq_laneq_f32(c7h, xh, a4567, 3);
   }
 
+  float32x4_t scale_lo = vdupq_n_f32(1.0f), scale_hi = scale_lo;
+  if (kScaled) load_row<kPartial>(col_scale, nc, scale_lo, scale_hi);
   auto store = [&](size_t i, float32x4_t lo, float32x4_t hi) {
     if (i >= mr) return;
+    if (kScaled) {
+      lo = vmulq_f32(lo, scale_lo);
+      hi = vmulq_f32(hi, scale_hi);
+    }
     float* row = y + i * y_stride;
     if (kPartial) {
       float buffer[8];
@@ -126,14 +133,14 @@ void gemm_8x8(size_t mr, size_t nc, size_t kc, const F32GemmWeights& wt,
   store(7, c7l, c7h);
 }
 
-template <bool kPartial>
+template <bool kPartial, bool kScaled>
 void gemm_8x8_rows(size_t mr, size_t nc, size_t kc, const F32GemmWeights& w,
                    const float* x, size_t x_stride, float* y, size_t y_stride,
-                   bool accumulate) {
+                   bool accumulate, const float* col_scale) {
   if (mr == 8 && w.stride_m == 1) {
-    gemm_8x8<kPartial, true>(mr, nc, kc, w, x, x_stride, y, y_stride, accumulate);
+    gemm_8x8<kPartial, true, kScaled>(mr, nc, kc, w, x, x_stride, y, y_stride, accumulate, col_scale);
   } else {
-    gemm_8x8<kPartial, false>(mr, nc, kc, w, x, x_stride, y, y_stride, accumulate);
+    gemm_8x8<kPartial, false, kScaled>(mr, nc, kc, w, x, x_stride, y, y_stride, accumulate, col_scale);
   }
 }
 
@@ -142,11 +149,18 @@ void gemm_8x8_rows(size_t mr, size_t nc, size_t kc, const F32GemmWeights& w,
 void f32_gemm_8x8__neon(size_t mr, size_t nc, size_t kc,
                         const F32GemmWeights& w, const float* x,
                         size_t x_stride, float* y, size_t y_stride,
-                        bool accumulate) {
-  if (nc == 8) {
-    gemm_8x8_rows<false>(mr, nc, kc, w, x, x_stride, y, y_stride, accumulate);
+                        bool accumulate, const float* col_scale) {
+  const bool partial = nc != 8;
+  if (col_scale != nullptr) {
+    if (partial) {
+      gemm_8x8_rows<true, true>(mr, nc, kc, w, x, x_stride, y, y_stride, accumulate, col_scale);
+    } else {
+      gemm_8x8_rows<false, true>(mr, nc, kc, w, x, x_stride, y, y_stride, accumulate, col_scale);
+    }
+  } else if (partial) {
+    gemm_8x8_rows<true, false>(mr, nc, kc, w, x, x_stride, y, y_stride, accumulate, nullptr);
   } else {
-    gemm_8x8_rows<true>(mr, nc, kc, w, x, x_stride, y, y_stride, accumulate);
+    gemm_8x8_rows<false, false>(mr, nc, kc, w, x, x_stride, y, y_stride, accumulate, nullptr);
   }
 }
 

@@ -69,11 +69,14 @@ void test_ukernel(const KernelConfig& config, std::mt19937& rng) {
   const size_t kcs[] = {0, 1, 2, 3, 4, 5, 7, 8, 16, 17, 33, 64, 191};
   const Layout layouts[] = {Layout::kPacked, Layout::kRows, Layout::kColumns};
   for (Layout layout : layouts)
-  for (int mode = 0; mode < 3; mode++)  // bias, no bias, accumulate
+  // bias, no bias, accumulate; then bias and accumulate with col_scale
+  for (int mode = 0; mode < 5; mode++)
   for (size_t kc : kcs)
     for (size_t mr = 1; mr <= config.mr; mr++)
       for (size_t nc = 1; nc <= config.nr; nc++) {
-        const bool accumulate = mode == 2;
+        const bool accumulate = mode == 2 || mode == 4;
+        // Exactly nc values: ASan catches a read past them.
+        std::vector<float> col_scale = mode >= 3 ? random_vector(nc, rng) : std::vector<float>{};
         const size_t x_stride = nc + 3, y_stride = nc + 5;
         std::vector<float> w = random_vector(mr * kc, rng);  // [mr][kc]
         std::vector<float> bias = random_vector(mr, rng);
@@ -96,7 +99,7 @@ void test_ukernel(const KernelConfig& config, std::mt19937& rng) {
             for (size_t j = 0; j < kc; j++) storage[j * (mr + 1) + i] = w[i * kc + j];
           weights = {storage.data(), 1, mr + 1, bias.data()};
         }
-        const bool use_bias = mode == 0 || layout == Layout::kPacked;
+        const bool use_bias = mode == 0 || mode == 3 || layout == Layout::kPacked;
         if (!use_bias) weights.bias = nullptr;
         // One row of slack at the end catches a read past the last row.
         std::vector<float> x = random_vector(kc * x_stride + 1, rng);
@@ -107,11 +110,14 @@ void test_ukernel(const KernelConfig& config, std::mt19937& rng) {
             for (size_t j = 0; j < nc; j++) y[i * y_stride + j] = before[i * nc + j];
         }
         config.ukernel(mr, nc, kc, weights, x.data(), x_stride, y.data(), y_stride,
-                       accumulate);
+                       accumulate, col_scale.empty() ? nullptr : col_scale.data());
         std::vector<double> want =
             reference(1, 1, mr, kc, nc, x, 0, x_stride, w, use_bias && !accumulate ? bias.data() : nullptr);
         if (accumulate) {
           for (size_t i = 0; i < mr * nc; i++) want[i] += before[i];
+        }
+        if (!col_scale.empty()) {
+          for (size_t i = 0; i < mr * nc; i++) want[i] *= col_scale[i % nc];
         }
         for (size_t i = 0; i < config.mr + 1; i++)
           for (size_t j = 0; j < y_stride; j++) {
