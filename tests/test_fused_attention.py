@@ -123,6 +123,20 @@ def test_inputs_past_the_prefetch_threshold(isa):
     assert_close(op(q, k, v, mask, 12), sdpa_reference(q, k, v, mask, 12))
 
 
+def test_nan_inputs_spread_as_in_the_reference(isa):
+    # A NaN query reaches its own position in its head; a NaN key every
+    # query of its head (through the softmax's sum); nothing else. The
+    # softmax's exp keeps NaN (its clamp to -88 must not swallow it).
+    q, k, v = qkv(1, 3 * 16, 20)
+    q[0, 3, 5] = float("nan")
+    k[0, 16 + 2, 7] = float("nan")
+    out = op(q, k, v, None, 3)
+    ref = sdpa_reference(q, k, v, None, 3)
+    assert ref[0, :16, 5].isnan().all() and ref[0, 16:32].isnan().all()
+    assert torch.equal(out.isnan(), ref.isnan())
+    torch.testing.assert_close(out.double().nan_to_num(), ref.nan_to_num(), rtol=1e-4, atol=1e-5)
+
+
 def test_minus_infinity_rows_give_zero(isa):
     q, k, v = qkv(1, 32, 9)
     mask = torch.zeros(1, 1, 9, 9)

@@ -218,3 +218,16 @@ def test_attention_and_layernorm_run(isa, query_axis, length):
     lw, lb = torch.randn(24), torch.randn(24)
     ref = sk.add_layernorm_reference(x.double(), r.double(), lw.double(), lb.double(), 1e-12)
     torch.testing.assert_close(sk.add_layernorm(x, r, lw, lb, 1e-12).double(), ref, rtol=1e-4, atol=1e-4)
+
+
+def test_attention_keeps_nan(isa):
+    # NEON's exp clamps at -88 with fmax, which keeps a NaN: a NaN query
+    # reaches its position in its head, a NaN key its whole head.
+    q, k, v = (torch.randn(1, 32, 9) for _ in range(3))
+    q[0, 2, 3] = float("nan")
+    k[0, 20, 5] = float("nan")
+    out = sk.fused_attention(q, k, v, None, 2)
+    ref = sk.attention_reference(q.double(), k.double(), v.double(), None, 2)
+    assert ref[0, :16, 3].isnan().all() and ref[0, 16:].isnan().all()
+    assert torch.equal(out.isnan(), ref.isnan())
+    torch.testing.assert_close(out.double().nan_to_num(), ref.nan_to_num(), rtol=1e-4, atol=1e-5)
