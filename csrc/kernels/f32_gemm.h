@@ -10,11 +10,12 @@
 // bias is null. With col_scale (nc values, or null) column n of the result
 // is then multiplied by col_scale[n] before it is stored: attention divides
 // its context by the softmax sums this way instead of in a pass of its own.
-// Row k of x starts at x + k * x_stride, row m of y at y + m * y_stride. Only the mr x nc elements of y are written, only rows
-// m < mr of w and the kc x nc block of x are read, so the kernel can read
-// operands in place: packed convolution weights (f32_gemm_pack.h:
-// w_stride_m = 1, w_stride_k = MR), a [channels, length] head of attention
-// keys read transposed (1, length), or values read as they are (length, 1).
+// Row k of x starts at x + k * x_stride, row m of y at y + m * y_stride.
+// Only the mr x nc elements of y are written, only rows m < mr of w and the
+// kc x nc block of x are read, so the kernel can read operands in place:
+// packed convolution weights (f32_gemm_pack.h: w_stride_m = 1, w_stride_k =
+// MR), a [channels, length] head of attention keys read transposed
+// (1, length), or values read as they are (length, 1).
 //
 // Kernel names follow XNNPACK: datatype, operation, MRxNR tile, ISA.
 #pragma once

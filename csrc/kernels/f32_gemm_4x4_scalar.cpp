@@ -22,7 +22,9 @@ void f32_gemm_4x4__scalar(size_t mr, size_t nc, size_t kc,
     }
   }
   for (size_t i = 0; i < mr; i++) {
-    for (size_t j = 0; j < nc; j++) y[i * y_stride + j] = col_scale ? acc[i][j] * col_scale[j] : acc[i][j];
+    for (size_t j = 0; j < nc; j++) {
+      y[i * y_stride + j] = col_scale ? acc[i][j] * col_scale[j] : acc[i][j];
+    }
   }
 }
 

@@ -150,9 +150,9 @@ void gemm_6x16_rows(size_t mr, size_t kc, const F32GemmWeights& w, const float* 
 // inlines all nine here, with their lambdas: GCC's limits left some as
 // calls, and packed tiles ran 1-2.6% slower.
 [[gnu::flatten]] void f32_gemm_6x16__avx2(size_t mr, size_t nc, size_t kc,
-                         const F32GemmWeights& w, const float* x,
-                         size_t x_stride, float* y, size_t y_stride,
-                         bool accumulate, const float* col_scale) {
+                                          const F32GemmWeights& w, const float* x,
+                                          size_t x_stride, float* y, size_t y_stride,
+                                          bool accumulate, const float* col_scale) {
   if (col_scale != nullptr) {
     if (nc == 16) {
       gemm_6x16_rows<true>(mr, kc, w, x, x_stride, y, y_stride, accumulate, col_scale);

@@ -11,9 +11,9 @@ namespace {
 // then hold n + 127, shifted straight into the exponent field: no rounding
 // or conversion instructions. x is first raised to -88 (x = -inf included):
 // from -87.7 down n = -127 makes that field, and the result, exactly 0. A
-// NaN x stays NaN (maxps returns its second operand then). 8 FMA-pipe operations
-// a vector; the two-part ln2 of rr2 and a compare for the underflow made 10,
-// and a softmax of 128 keys 15% slower.
+// NaN x stays NaN (maxps returns its second operand then). 8 FMA-pipe
+// operations a vector; the two-part ln2 of rr2 and a compare for the
+// underflow made 10, and a softmax of 128 keys 15% slower.
 inline __m256 exp_ps(__m256 x) {
   const __m256 magic_bias = _mm256_set1_ps(0x1.8000FEp23f);
   x = _mm256_max_ps(_mm256_set1_ps(-88.0f), x);
