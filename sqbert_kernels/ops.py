@@ -8,7 +8,11 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.flop_counter import register_flop_formula
 
-from . import _C
+from . import _C  # noqa: F401  (registers the ops)
+
+# The header at the start of every row of a packed weight tensor
+# (csrc/operators/packed_weights.h).
+PACKED_HEADER_BYTES = 64
 
 
 def grouped_pw_conv(x: Tensor, weight: Tensor, bias: Optional[Tensor], groups: int,
@@ -25,8 +29,12 @@ def grouped_pw_conv(x: Tensor, weight: Tensor, bias: Optional[Tensor], groups: i
 def pack_pw_weight(weight: Tensor, bias: Optional[Tensor], groups: int) -> Tensor:
     """Packs weight and bias once for :func:`grouped_pw_conv_packed`.
 
-    The layout belongs to the CPU kernel selected when packing (see
-    :func:`cpu_isa`); pack again after :func:`set_cpu_isa`.
+    Returns uint8 ``[groups, bytes per group]``: each row a header (format
+    version, data type, kernel, tile, sizes, checksum) and that group's
+    weights laid out for the CPU kernel selected when packing (see
+    :func:`cpu_isa`). The packed ops run it on that kernel whatever
+    :func:`set_cpu_isa` selects later, and refuse a tensor whose header does
+    not match its bytes, or that names a kernel this machine lacks.
     """
     return torch.ops.sqbert.pack_pw_weight(weight, bias, groups)
 
@@ -98,9 +106,8 @@ def cpu_isas() -> List[str]:
 
 
 def cpu_isa() -> str:
-    """The ISA of the CPU kernels in use: ``"avx2"``, ``"neon"`` or ``"scalar"``
-    (``torch.ops.sqbert.cpu_isa()`` without the dispatcher's cost)."""
-    return _C.cpu_isa()
+    """The ISA of the CPU kernels in use: ``"avx2"``, ``"neon"`` or ``"scalar"``."""
+    return torch.ops.sqbert.cpu_isa()
 
 
 def cpu_gemm_tile() -> List[int]:
@@ -109,7 +116,9 @@ def cpu_gemm_tile() -> List[int]:
 
 
 def set_cpu_isa(isa: str) -> str:
-    """Selects the CPU kernels' ISA (to compare backends); returns the previous one."""
+    """Selects the CPU kernels' ISA (to compare backends) for the unpacked ops
+    and for weights packed from now on; returns the previous one. Weights
+    packed before keep running on the kernel they were packed for."""
     return torch.ops.sqbert.set_cpu_isa(isa)
 
 
@@ -141,8 +150,8 @@ def _grouped_pw_conv_fake(x, weight, bias, groups, activation="none"):
 def _pack_pw_weight_fake(weight, bias, groups):
     _out_channels_per_group(weight.shape[0], groups)
     mr = cpu_gemm_tile()[0]
-    m = weight.shape[0] // groups
-    return weight.new_empty(groups, (m + mr - 1) // mr, weight.shape[1] + 1, mr)
+    panels = (weight.shape[0] // groups + mr - 1) // mr
+    return weight.new_empty(groups, PACKED_HEADER_BYTES + panels * (weight.shape[1] + 1) * mr * 4, dtype=torch.uint8)
 
 
 @torch.library.register_fake("sqbert::grouped_pw_conv_packed")
@@ -266,15 +275,16 @@ def _grouped_pw_conv_flops(x_shape, w_shape, *args, out_shape=None, **kwargs) ->
 
 @register_flop_formula(torch.ops.sqbert.grouped_pw_conv_packed)
 def _grouped_pw_conv_packed_flops(x_shape, packed_shape, out_channels, *args, out_shape=None, **kwargs) -> int:
-    batch, _, length = x_shape
-    return 2 * batch * length * out_channels * (packed_shape[2] - 1)
+    batch, in_channels, length = x_shape
+    return 2 * batch * length * out_channels * (in_channels // packed_shape[0])
 
 
 @register_flop_formula(torch.ops.sqbert.grouped_pw_ffn_packed)
 def _grouped_pw_ffn_packed_flops(x_shape, w1_shape, w2_shape, hidden_channels, out_channels, *args, out_shape=None,
                                  **kwargs) -> int:
-    batch, _, length = x_shape
-    return 2 * batch * length * (hidden_channels * (w1_shape[2] - 1) + out_channels * (w2_shape[2] - 1))
+    batch, in_channels, length = x_shape
+    groups = w1_shape[0]
+    return 2 * batch * length * (hidden_channels * (in_channels // groups) + out_channels * (hidden_channels // groups))
 
 
 @register_flop_formula(torch.ops.sqbert.fused_attention)

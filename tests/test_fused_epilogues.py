@@ -148,9 +148,9 @@ def test_ffn_bad_input():
     p1, p2 = sk.pack_pw_weight(*first, 4), sk.pack_pw_weight(*second, 4)
     with pytest.raises(RuntimeError, match=r"x with 8 channels .* got 12"):
         sk.grouped_pw_ffn_packed(torch.randn(1, 12, 5), p1, p2, 12, 8)
-    with pytest.raises(RuntimeError, match=r"hidden_channels divisible by groups \(4\), got 10"):
+    with pytest.raises(RuntimeError, match=r"expected hidden_channels 12 \(packed_w1 holds 12 .* got 10"):
         sk.grouped_pw_ffn_packed(x, p1, p2, 10, 8)
-    with pytest.raises(RuntimeError, match=r"packed_w2 has .* which does not fit out_channels 40"):
+    with pytest.raises(RuntimeError, match=r"expected out_channels 8 \(packed_w2 holds 8 .* got 40"):
         sk.grouped_pw_ffn_packed(x, p1, p2, 12, 40)
     with pytest.raises(RuntimeError, match=r"packed_w2 with 4 groups of 3 input channels .* got 2 groups"):
         sk.grouped_pw_ffn_packed(x, p1, sk.pack_pw_weight(torch.randn(8, 6, 1), None, 2), 12, 8)

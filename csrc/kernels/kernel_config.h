@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -14,8 +15,12 @@
 
 namespace sqbert {
 
+// Names a kernel set in packed-weight headers: values are never reused.
+enum class KernelId : uint32_t { kScalar = 1, kAvx2 = 2, kNeon = 3 };
+
 struct KernelConfig {
   const char* isa;  // "avx2", "neon" or "scalar"
+  KernelId id;
   f32_gemm_ukernel_fn ukernel;
   size_t mr;  // output channels per tile
   size_t nr;  // sequence positions per tile
@@ -30,5 +35,9 @@ const std::vector<KernelConfig>& kernel_configs();
 
 // The config for `isa`, or null when this build or CPU lacks it.
 const KernelConfig* kernel_config(const std::string& isa);
+const KernelConfig* kernel_config(KernelId id);
+
+// "the avx2 kernel (6x16)" for any id, built here or not.
+const char* kernel_name(KernelId id);
 
 }  // namespace sqbert

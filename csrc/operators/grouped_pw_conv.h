@@ -31,6 +31,9 @@ struct GroupedPwConvArgs {
   size_t y_batch_stride, y_channel_stride;
   // Apply the exact GELU to each tile as it is written (still in L1).
   bool gelu;
+  // Floats from one group's packed panels to the next (a packed tensor's
+  // row, packed_weights.h); 0: the groups' panels are back to back.
+  size_t packed_group_stride;
 };
 
 // A task is one (batch, group, block of positions) with all of the group's
@@ -66,6 +69,8 @@ struct GroupedPwFfnArgs {
   float* y;
   size_t y_batch_stride, y_channel_stride;
   bool gelu;
+  // As GroupedPwConvArgs::packed_group_stride, for each weight.
+  size_t packed_w1_group_stride, packed_w2_group_stride;
 };
 
 // Tasks as for grouped_pw_conv: (batch, group, block of positions).

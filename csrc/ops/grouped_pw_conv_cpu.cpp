@@ -3,10 +3,13 @@
 // operator in csrc/operators.
 #include <torch/library.h>
 
+#include <cstring>
 #include <optional>
+#include <string>
 
 #include "../kernels/f32_gemm_pack.h"
 #include "../operators/grouped_pw_conv.h"
+#include "../operators/packed_weights.h"
 #include "cpu_kernel.h"
 #include "op_support.h"
 
@@ -41,23 +44,31 @@ at::Tensor pack_pw_weight_cpu(const at::Tensor& weight,
                               const std::optional<at::Tensor>& bias,
                               int64_t groups) {
   check_weight(weight, bias, groups);
-  const int64_t out_channels = weight.size(0);
   const KernelConfig& config = selected_kernel_config();
-  const size_t m = out_channels / groups, k = weight.size(1);
-  const int64_t panels = f32_gemm_panel_count(m, config.mr);
-  at::Tensor packed = at::empty(
-      {groups, panels, static_cast<int64_t>(k + 1), static_cast<int64_t>(config.mr)},
-      weight.options());
+  PackedWeightsHeader header;
+  std::string error;
+  TORCH_CHECK(packed_f32_header(config, groups, weight.size(0), weight.size(1), bias.has_value(), &header, &error),
+              "pack_pw_weight: ", error);
+  const int64_t row_bytes = static_cast<int64_t>(packed_f32_row_bytes(header));
+  at::Tensor packed = at::empty({groups, row_bytes}, weight.options().dtype(at::kByte));
+  uint8_t* bytes = packed.data_ptr<uint8_t>();
+  for (int64_t g = 0; g < groups; g++) std::memcpy(bytes + g * row_bytes, &header, sizeof(header));
+  const size_t m = weight.size(0) / groups, k = weight.size(1), panels = header.panels;
   const float* w = weight.data_ptr<float>();
   const float* b = bias.has_value() ? bias->data_ptr<float>() : nullptr;
   const size_t b_stride = bias.has_value() ? bias->stride(0) : 0;
-  float* out = packed.data_ptr<float>();
   const int64_t panel_size = std::max<int64_t>(1, (k + 1) * config.mr);
   at::parallel_for(0, groups * panels, std::max<int64_t>(1, kMinPackPerThread / panel_size),
                    [&](int64_t begin, int64_t end) {
-                     f32_gemm_pack_weights(m, k, config.mr, begin, end, w,
-                                           weight.stride(0), weight.stride(1),
-                                           b, b_stride, out);
+                     // Panels [begin, end) of all groups', a group's row at a time.
+                     for (size_t p = begin; p < static_cast<size_t>(end);) {
+                       const size_t g = p / panels, stop = std::min<size_t>(end, (g + 1) * panels);
+                       f32_gemm_pack_weights(m, k, config.mr, p - g * panels, stop - g * panels,
+                                             w + g * m * weight.stride(0), weight.stride(0), weight.stride(1),
+                                             b == nullptr ? nullptr : b + g * m * b_stride, b_stride,
+                                             const_cast<float*>(packed_group(bytes, row_bytes, g)));
+                       p = stop;
+                     }
                    });
   return packed;
 }
@@ -74,7 +85,8 @@ bool parse_activation(c10::string_view activation, const char* op = kOp) {
 // [batch, out_channels, length] allocated, the geometry both operators
 // share (GroupedPwConvArgs, GroupedPwFfnArgs) filled in, the tasks run.
 template <typename Args>
-at::Tensor run_operator(const at::Tensor& x_in, int64_t groups, int64_t out_channels, Args args,
+at::Tensor run_operator(const KernelConfig& config, const at::Tensor& x_in, int64_t groups, int64_t out_channels,
+                        Args args,
                         size_t (*task_count)(const Args&, const KernelConfig&),
                         size_t (*task_flops)(const Args&, const KernelConfig&),
                         void (*run)(const Args&, const KernelConfig&, size_t, size_t)) {
@@ -85,7 +97,6 @@ at::Tensor run_operator(const at::Tensor& x_in, int64_t groups, int64_t out_chan
   at::Tensor y = at::empty({batch, out_channels, length}, x.options());
   if (y.numel() == 0) return y;
 
-  const KernelConfig& config = selected_kernel_config();
   args.batch = batch;
   args.groups = groups;
   args.group_out = out_channels / groups;
@@ -102,9 +113,9 @@ at::Tensor run_operator(const at::Tensor& x_in, int64_t groups, int64_t out_chan
   return y;
 }
 
-at::Tensor run_grouped_pw_conv(const at::Tensor& x, int64_t groups, int64_t out_channels,
-                               const GroupedPwConvArgs& args) {
-  return run_operator(x, groups, out_channels, args, grouped_pw_conv_task_count, grouped_pw_conv_task_flops,
+at::Tensor run_grouped_pw_conv(const KernelConfig& config, const at::Tensor& x, int64_t groups,
+                               int64_t out_channels, const GroupedPwConvArgs& args) {
+  return run_operator(config, x, groups, out_channels, args, grouped_pw_conv_task_count, grouped_pw_conv_task_flops,
                       grouped_pw_conv_run);
 }
 
@@ -113,23 +124,42 @@ void check_x(const at::Tensor& x, const char* op = kOp) {
   TORCH_CHECK(x.dim() == 3, op, ": expected x of shape [batch, in_channels, length], got ", x.sizes());
 }
 
-// `packed` (argument `name` of `op`) checked to come from pack_pw_weight
-// for the selected kernel and to hold `channels` output rows (the argument
-// `channels_name`); made contiguous.
-at::Tensor checked_packed(const at::Tensor& packed, const char* op, const char* name, int64_t channels,
-                          const char* channels_name, const KernelConfig& config) {
-  check_float_cpu(packed, op, name);
-  TORCH_CHECK(packed.dim() == 4 && packed.size(3) == static_cast<int64_t>(config.mr),
-              op, ": expected ", name, " from pack_pw_weight for the selected CPU kernel (",
-              config.isa, ", shape [groups, panels, in_channels/groups + 1, ", config.mr, "]), got shape ",
-              packed.sizes());
-  const int64_t groups = packed.size(0);
-  TORCH_CHECK(channels >= 0 && channels % groups == 0, op, ": expected ", channels_name,
-              " divisible by groups (", groups, "), got ", channels, " (", name, " has ", groups, " groups)");
-  TORCH_CHECK(packed.size(1) == static_cast<int64_t>(f32_gemm_panel_count(channels / groups, config.mr)),
-              op, ": ", name, " has ", packed.size(1), " panels of ", config.mr, " rows, which does not fit ",
-              channels_name, " ", channels);
-  return packed.contiguous();
+// A packed tensor (argument `name` of `op`) checked by its header, which
+// says which kernel runs it.
+struct CheckedPacked {
+  at::Tensor bytes;  // contiguous and 64-byte aligned
+  PackedWeightsHeader header;
+  const KernelConfig* config;
+
+  const float* group0() const { return packed_group(bytes.data_ptr<uint8_t>(), bytes.size(1), 0); }
+  size_t group_stride() const { return bytes.size(1) / sizeof(float); }
+  int64_t groups() const { return header.groups; }
+  int64_t group_in() const { return header.in_channels; }
+};
+
+CheckedPacked checked_packed(const at::Tensor& packed_in, const char* op, const char* name) {
+  TORCH_CHECK(packed_in.device().is_cpu(), op, ": expected ", name, " on the CPU, got it on ", packed_in.device());
+  TORCH_CHECK(packed_in.scalar_type() == at::kByte && packed_in.dim() == 2, op, ": expected ", name,
+              " from pack_pw_weight (uint8 of shape [groups, bytes per group]), got ",
+              c10::getDtypeNames(packed_in.scalar_type()).first, " of shape ", packed_in.sizes());
+  // The kernels read the panels as floats, with aligned vector loads where
+  // they can: a view at an odd offset is copied.
+  const bool aligned = packed_in.is_contiguous() && reinterpret_cast<uintptr_t>(packed_in.data_ptr()) % 64 == 0;
+  CheckedPacked packed{aligned ? packed_in : packed_in.clone(at::MemoryFormat::Contiguous), {}, nullptr};
+  std::string error;
+  TORCH_CHECK(read_packed_f32_header(packed.bytes.data_ptr<uint8_t>(), packed.bytes.size(0), packed.bytes.size(1),
+                                     &packed.header, &packed.config, &error),
+              op, ": expected ", name, " to be ", error);
+  return packed;
+}
+
+// The channel count the caller gives (argument `channels_name`) must be the
+// one the weights were packed with.
+void check_channels(const CheckedPacked& packed, const char* op, const char* name, int64_t channels,
+                    const char* channels_name) {
+  TORCH_CHECK(channels == packed.header.out_channels, op, ": expected ", channels_name, " ",
+              packed.header.out_channels, " (", name, " holds ", packed.header.out_channels,
+              " output channels in ", packed.header.groups, " groups), got ", channels);
 }
 
 void check_x_channels(const at::Tensor& x, int64_t groups, int64_t k, const char* op = kOp) {
@@ -140,16 +170,17 @@ void check_x_channels(const at::Tensor& x, int64_t groups, int64_t k, const char
 at::Tensor grouped_pw_conv_packed_cpu(const at::Tensor& x,
                                       const at::Tensor& packed_in,
                                       int64_t out_channels, c10::string_view activation) {
-  check_x(x);
-  const bool gelu = parse_activation(activation);
-  const at::Tensor packed = checked_packed(packed_in, "grouped_pw_conv_packed", "packed_weight", out_channels,
-                                           "out_channels", selected_kernel_config());
-  const int64_t groups = packed.size(0);
-  check_x_channels(x, groups, packed.size(2) - 1);
+  constexpr const char* op = "grouped_pw_conv_packed";
+  check_x(x, op);
+  const bool gelu = parse_activation(activation, op);
+  const CheckedPacked packed = checked_packed(packed_in, op, "packed_weight");
+  check_channels(packed, op, "packed_weight", out_channels, "out_channels");
+  check_x_channels(x, packed.groups(), packed.group_in(), op);
   GroupedPwConvArgs args{};
-  args.packed_weight = packed.data_ptr<float>();
+  args.packed_weight = packed.group0();
+  args.packed_group_stride = packed.group_stride();
   args.gelu = gelu;
-  return run_grouped_pw_conv(x, groups, out_channels, args);
+  return run_grouped_pw_conv(*packed.config, x, packed.groups(), out_channels, args);
 }
 
 at::Tensor grouped_pw_ffn_packed_cpu(const at::Tensor& x_in, const at::Tensor& packed_w1_in,
@@ -158,22 +189,27 @@ at::Tensor grouped_pw_ffn_packed_cpu(const at::Tensor& x_in, const at::Tensor& p
   constexpr const char* op = "grouped_pw_ffn_packed";
   check_x(x_in, op);
   const bool gelu = parse_activation(activation, op);
-  const KernelConfig& config = selected_kernel_config();
-  const at::Tensor w1 = checked_packed(packed_w1_in, op, "packed_w1", hidden_channels, "hidden_channels", config);
-  const at::Tensor w2 = checked_packed(packed_w2_in, op, "packed_w2", out_channels, "out_channels", config);
-  const int64_t groups = w1.size(0);
-  TORCH_CHECK(w2.size(0) == groups && w2.size(2) - 1 == hidden_channels / groups, op,
+  const CheckedPacked w1 = checked_packed(packed_w1_in, op, "packed_w1");
+  const CheckedPacked w2 = checked_packed(packed_w2_in, op, "packed_w2");
+  check_channels(w1, op, "packed_w1", hidden_channels, "hidden_channels");
+  check_channels(w2, op, "packed_w2", out_channels, "out_channels");
+  const int64_t groups = w1.groups();
+  TORCH_CHECK(w2.groups() == groups && w2.group_in() == hidden_channels / groups, op,
               ": expected packed_w2 with ", groups, " groups of ", hidden_channels / groups,
-              " input channels (packed_w1's groups and hidden channels per group), got ", w2.size(0),
-              " groups of ", w2.size(2) - 1);
-  check_x_channels(x_in, groups, w1.size(2) - 1, op);
+              " input channels (packed_w1's groups and hidden channels per group), got ", w2.groups(),
+              " groups of ", w2.group_in());
+  TORCH_CHECK(w1.config == w2.config, op, ": expected packed_w1 and packed_w2 packed for one kernel, got ",
+              kernel_name(w1.config->id), " and ", kernel_name(w2.config->id));
+  check_x_channels(x_in, groups, w1.group_in(), op);
   GroupedPwFfnArgs args{};
   args.group_hidden = hidden_channels / groups;
-  args.packed_w1 = w1.data_ptr<float>();
-  args.packed_w2 = w2.data_ptr<float>();
+  args.packed_w1 = w1.group0();
+  args.packed_w2 = w2.group0();
+  args.packed_w1_group_stride = w1.group_stride();
+  args.packed_w2_group_stride = w2.group_stride();
   args.gelu = gelu;
-  return run_operator(x_in, groups, out_channels, args, grouped_pw_ffn_task_count, grouped_pw_ffn_task_flops,
-                      grouped_pw_ffn_run);
+  return run_operator(*w1.config, x_in, groups, out_channels, args, grouped_pw_ffn_task_count,
+                      grouped_pw_ffn_task_flops, grouped_pw_ffn_run);
 }
 
 at::Tensor grouped_pw_conv_cpu(const at::Tensor& x, const at::Tensor& weight,
@@ -198,7 +234,7 @@ at::Tensor grouped_pw_conv_cpu(const at::Tensor& x, const at::Tensor& weight,
   args.w_stride_k = weight.stride(1);
   args.bias = b.defined() ? b.data_ptr<float>() : nullptr;
   args.gelu = gelu;
-  return run_grouped_pw_conv(x, groups, weight.size(0), args);
+  return run_grouped_pw_conv(selected_kernel_config(), x, groups, weight.size(0), args);
 }
 
 }  // namespace

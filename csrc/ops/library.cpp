@@ -6,26 +6,11 @@
 
 #include "cpu_kernel.h"
 
-namespace {
-
-// torch.ops.sqbert.cpu_isa without the dispatcher (1.3 us a call): the
-// model asks before every packed convolution whether its packing is current.
-PyObject* cpu_isa(PyObject*, PyObject*) {
-  return PyUnicode_FromString(sqbert::selected_kernel_config().isa);
-}
-
-PyMethodDef methods[] = {
-    {"cpu_isa", cpu_isa, METH_NOARGS, "The ISA of the CPU kernels in use."},
-    {nullptr, nullptr, 0, nullptr}};
-
-}  // namespace
-
 extern "C" {
 // Lets `import sqbert_kernels._C` load this library (and so run the
 // registrations below) like any Python extension.
 PyObject* PyInit__C(void) {
-  static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "_C",
-                                          nullptr, -1, methods};
+  static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "_C", nullptr, -1, nullptr};
   return PyModule_Create(&module_def);
 }
 }

@@ -181,10 +181,25 @@ def test_packed_bad_input():
     packed = sk.pack_pw_weight(w, b, 4)
     with pytest.raises(RuntimeError, match=r"x with 8 channels .* got 12"):
         sk.grouped_pw_conv_packed(torch.randn(1, 12, 5), packed, 8)
-    with pytest.raises(RuntimeError, match=r"does not fit out_channels 40"):
-        sk.grouped_pw_conv_packed(x, packed, 40)
-    with pytest.raises(RuntimeError, match=r"out_channels divisible by groups \(4\), got 6"):
-        sk.grouped_pw_conv_packed(x, packed, 6)
+    for wrong in (40, 6, 0):
+        with pytest.raises(RuntimeError, match=rf"expected out_channels 8 \(packed_weight holds 8 .* got {wrong}$"):
+            sk.grouped_pw_conv_packed(x, packed, wrong)
+
+
+def test_packed_weights_run_on_their_kernel():
+    # NEON's 8-row panels keep running on NEON after the scalar kernel is
+    # selected, and the scalar packing on the scalar kernel.
+    x, w, b = make(2, 12, 20, 4, 19)
+    neon = sk.pack_pw_weight(w, b, 4)
+    want = sk.grouped_pw_conv_packed(x, neon, 20)
+    previous = sk.set_cpu_isa("scalar")
+    try:
+        scalar = sk.pack_pw_weight(w, b, 4)
+        assert scalar.shape[1] != neon.shape[1]
+        assert torch.equal(sk.grouped_pw_conv_packed(x, neon, 20), want)
+        assert_matches(sk.grouped_pw_conv_packed(x, scalar, 20), reference(x, w, b, 4))
+    finally:
+        sk.set_cpu_isa(previous)
 
 
 @pytest.mark.parametrize("activation", ["none", "gelu"])
