@@ -5,72 +5,24 @@ and state-dict keys (``model.load_state_dict(hf_model.state_dict())`` works
 unchanged), but the encoder layer runs on this package's ops: grouped 1x1
 convolutions reading NCW activations and weights in place, GELU in the
 intermediate convolution's epilogue, the fused attention, and residual +
-LayerNorm over channels without permutes. The runtime needs torch and this
-package only; ``transformers`` is needed just to convert a model of its own
-(:func:`optimize`).
+LayerNorm over channels without permutes. The runtime needs torch,
+safetensors and this package only; ``transformers`` is needed just to
+convert a model of its own (:func:`optimize`). Configs and checkpoints are
+read and checked in :mod:`sqbert_kernels.checkpoint`.
 """
-import json
-import os
+import weakref
 from collections import OrderedDict
-from dataclasses import dataclass, fields
-from typing import Any, Dict, Optional
+from typing import Dict, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.modules.module import _global_forward_hooks, _global_forward_pre_hooks
 
 from . import ops
-
-
-@dataclass
-class SqueezeBertConfig:
-    """The fields of Hugging Face's ``SqueezeBertConfig`` that the model uses,
-    with its defaults (``squeezebert/squeezebert-uncased``)."""
-
-    vocab_size: int = 30522
-    hidden_size: int = 768
-    num_hidden_layers: int = 12
-    num_attention_heads: int = 12
-    intermediate_size: int = 3072
-    hidden_act: str = "gelu"
-    hidden_dropout_prob: float = 0.1
-    attention_probs_dropout_prob: float = 0.1
-    max_position_embeddings: int = 512
-    type_vocab_size: int = 2
-    initializer_range: float = 0.02
-    layer_norm_eps: float = 1e-12
-    pad_token_id: int = 0
-    embedding_size: int = 768
-    q_groups: int = 4
-    k_groups: int = 4
-    v_groups: int = 4
-    post_attention_groups: int = 1
-    intermediate_groups: int = 4
-    output_groups: int = 4
-    num_labels: int = 2
-    problem_type: Optional[str] = None
-
-    @classmethod
-    def from_dict(cls, values: Dict[str, Any]) -> "SqueezeBertConfig":
-        known = {f.name for f in fields(cls)}
-        config = cls(**{k: v for k, v in values.items() if k in known})
-        if "num_labels" not in values and values.get("id2label"):
-            config.num_labels = len(values["id2label"])
-        return config
-
-    @classmethod
-    def from_json_file(cls, path: str) -> "SqueezeBertConfig":
-        with open(path) as f:
-            return cls.from_dict(json.load(f))
-
-
-def as_config(config) -> SqueezeBertConfig:
-    """Accepts this package's config, a dict, or a ``transformers`` config."""
-    if isinstance(config, SqueezeBertConfig):
-        return config
-    if isinstance(config, dict):
-        return SqueezeBertConfig.from_dict(config)
-    return SqueezeBertConfig.from_dict(config.to_dict())
+# SqueezeBertConfig and load_checkpoint stay importable from this module.
+from .checkpoint import (_ACTIVATIONS, LoadingInfo, SqueezeBertConfig, as_config, load_checkpoint,  # noqa: F401
+                         load_state, read_checkpoint_folder)
 
 
 class ModelOutput(OrderedDict):
@@ -96,51 +48,77 @@ class ModelOutput(OrderedDict):
         return tuple(self.values())
 
 
-_ACTIVATIONS = {
-    "gelu_new": lambda x: F.gelu(x, approximate="tanh"),
-    "gelu_pytorch_tanh": lambda x: F.gelu(x, approximate="tanh"),
-    "relu": F.relu,
-    "silu": F.silu,
-    "swish": F.silu,
-    "tanh": torch.tanh,
-}
-
-
-def _runs_packed(x: Tensor, *convs: nn.Conv1d) -> bool:
-    """Whether convs run on x with packed weights: at inference on the CPU
-    (packed weights are a CPU kernel's layout; GPUs run the Triton kernel),
-    not when gradients are wanted or under torch.compile (the weights are
-    then read in place, differentiably)."""
+def _runs_packed(x: Tensor, *params: Optional[Tensor]) -> bool:
+    """Whether a convolution with weights ``params`` runs on x with packed
+    weights: at inference on the CPU (packed weights are a CPU kernel's
+    layout; GPUs run the Triton kernel), not when gradients are wanted or
+    under torch.compile (the weights are then read in place,
+    differentiably)."""
     if not x.is_cpu or torch.compiler.is_compiling():
         return False
     if not torch.is_grad_enabled():
         return True
-    return not (x.requires_grad or any(p.requires_grad for conv in convs for p in (conv.weight, conv.bias)
-                                       if p is not None))
+    return not (x.requires_grad or any(p is not None and p.requires_grad for p in params))
 
 
-def _conv(conv: nn.Conv1d, x: Tensor, activation: str = "none") -> Tensor:
-    """The convolution, with packed weights when :func:`_runs_packed`."""
-    w, b = conv.weight, conv.bias
-    if _runs_packed(x, conv):
-        return ops.grouped_pw_conv_packed(x, _packed_weight(conv, w, b), conv.out_channels, activation)
-    return ops.grouped_pw_conv(x, w, b, conv.groups, activation)
+def _plain(*modules: nn.Module) -> bool:
+    """Whether calling the modules runs nothing but their forward (no
+    forward hooks or pre-hooks, theirs or global), so that fusing them into
+    one kernel call skips nothing a user attached."""
+    if _global_forward_hooks or _global_forward_pre_hooks:
+        return False
+    return not any(m._forward_hooks or m._forward_pre_hooks for m in modules)
 
 
-def _packed_weight(conv: nn.Conv1d, w: Tensor, b: Optional[Tensor]) -> Tensor:
-    """conv's weights packed for the CPU kernel, packed again whenever the
-    weight or bias changed since: an in-place update (optimizer step,
-    load_state_dict, ``mul_`` under no_grad) bumps the tensor's version, a new
-    tensor has a new address. Writes through ``.data`` bypass the version
-    counter: call :func:`repack` after those. (w and b are conv's weight and
-    bias, passed in: a parameter lookup on a module costs about 0.7 us.)"""
-    key = (w._version, w.data_ptr(), None if b is None else (b._version, b.data_ptr()), ops.cpu_isa())
+class SqueezeBertConv1d(nn.Conv1d):
+    """The 1x1 ``nn.Conv1d`` of SqueezeBERT on this package's ops. ``forward``
+    reads ``self.weight`` and ``self.bias`` as ``nn.Conv1d`` does, so hooks,
+    parametrizations, pruning and weight norm apply as they do there; at
+    inference on the CPU the weights run packed (packed again whenever they
+    change). ``activation="gelu"`` fuses the exact GELU into the epilogue."""
+
+    def forward(self, x: Tensor, activation: str = "none") -> Tensor:
+        w, b = self.weight, self.bias
+        if _runs_packed(x, w, b):
+            return ops.grouped_pw_conv_packed(x, _packed_weight(self, w, b), self.out_channels, activation)
+        return ops.grouped_pw_conv(x, w, b, self.groups, activation)
+
+
+def _packed_weight(conv: nn.Conv1d, w: Tensor, b: Optional[Tensor], isa: Optional[str] = None) -> Tensor:
+    """conv's weights w and b packed for the CPU kernel ``isa`` (default:
+    the selected one; ops that take two packings read it once), packed
+    again whenever they changed since: another tensor (a new Parameter, a
+    parametrization's or weight norm's output), an in-place update (optimizer
+    step, load_state_dict, ``mul_`` under no_grad: the version counter), new
+    storage (``.data =``) or another kernel selected. The cache holds weak
+    references: a new tensor at a freed tensor's address is not mistaken
+    for it. In-place writes through ``.data`` bypass the version counter:
+    call :func:`repack` after those."""
+    isa = isa or ops.cpu_isa()
     cached = conv.__dict__.get("_sqbert_packed")
-    if cached is None or cached[0] != key:
+    if cached is None or not cached.holds(w, b, isa):
         with torch.no_grad():
-            cached = (key, ops.pack_pw_weight(w, b, conv.groups))
+            cached = _PackedCache(w, b, isa, ops.pack_pw_weight(w, b, conv.groups, isa))
         conv.__dict__["_sqbert_packed"] = cached
-    return cached[1]
+    return cached.packed
+
+
+class _PackedCache:
+    __slots__ = ("w", "b", "key", "packed")
+
+    def __init__(self, w: Tensor, b: Optional[Tensor], isa: str, packed: Tensor):
+        self.w = weakref.ref(w)
+        self.b = None if b is None else weakref.ref(b)
+        self.key = _version_key(w, b, isa)
+        self.packed = packed
+
+    def holds(self, w: Tensor, b: Optional[Tensor], isa: str) -> bool:
+        return (self.w() is w and (b is None if self.b is None else self.b() is b)
+                and self.key == _version_key(w, b, isa))
+
+
+def _version_key(w: Tensor, b: Optional[Tensor], isa: str):
+    return w._version, w.data_ptr(), None if b is None else (b._version, b.data_ptr()), isa
 
 
 def repack(model: nn.Module) -> nn.Module:
@@ -205,16 +183,16 @@ class SqueezeBertSelfAttention(nn.Module):
         self.num_attention_heads = config.num_attention_heads
         self.attention_head_size = cin // config.num_attention_heads
         self.all_head_size = cin
-        self.query = nn.Conv1d(cin, cin, kernel_size=1, groups=q_groups)
-        self.key = nn.Conv1d(cin, cin, kernel_size=1, groups=k_groups)
-        self.value = nn.Conv1d(cin, cin, kernel_size=1, groups=v_groups)
+        self.query = SqueezeBertConv1d(cin, cin, kernel_size=1, groups=q_groups)
+        self.key = SqueezeBertConv1d(cin, cin, kernel_size=1, groups=k_groups)
+        self.value = SqueezeBertConv1d(cin, cin, kernel_size=1, groups=v_groups)
         self.dropout = nn.Dropout(config.attention_probs_dropout_prob)
 
     def forward(self, hidden_states, attention_mask, output_attentions=False):
         if output_attentions:
             raise NotImplementedError("sqbert_kernels' fused attention does not return attention scores; "
                                       "run the Hugging Face model for output_attentions=True")
-        q, k, v = (_conv(conv, hidden_states) for conv in (self.query, self.key, self.value))
+        q, k, v = (conv(hidden_states) for conv in (self.query, self.key, self.value))
         mask = additive_mask(attention_mask, q.dtype)
         if self.training and self.dropout.p > 0:
             # Dropout on the attention probabilities: the stock composition.
@@ -229,12 +207,12 @@ class ConvDropoutLayerNorm(nn.Module):
 
     def __init__(self, cin, cout, groups, dropout_prob):
         super().__init__()
-        self.conv1d = nn.Conv1d(cin, cout, kernel_size=1, groups=groups)
+        self.conv1d = SqueezeBertConv1d(cin, cout, kernel_size=1, groups=groups)
         self.layernorm = SqueezeBertLayerNorm(cout)
         self.dropout = nn.Dropout(dropout_prob)
 
     def forward(self, hidden_states, input_tensor):
-        return self.layernorm(self.dropout(_conv(self.conv1d, hidden_states)), input_tensor)
+        return self.layernorm(self.dropout(self.conv1d(hidden_states)), input_tensor)
 
 
 class ConvActivation(nn.Module):
@@ -242,16 +220,17 @@ class ConvActivation(nn.Module):
 
     def __init__(self, cin, cout, groups, act):
         super().__init__()
-        self.conv1d = nn.Conv1d(cin, cout, kernel_size=1, groups=groups)
+        self.conv1d = SqueezeBertConv1d(cin, cout, kernel_size=1, groups=groups)
         self.act_name = act
 
     def forward(self, x):
         if self.act_name == "gelu":
-            return _conv(self.conv1d, x, "gelu")
+            # In the epilogue unless a hook should see the convolution's own output.
+            return self.conv1d(x, "gelu") if _plain(self.conv1d) else F.gelu(self.conv1d(x))
         if self.act_name not in _ACTIVATIONS:
             raise ValueError(f"unsupported hidden_act {self.act_name!r}: expected gelu or one of "
                              f"{sorted(_ACTIVATIONS)}")
-        return _ACTIVATIONS[self.act_name](_conv(self.conv1d, x))
+        return _ACTIVATIONS[self.act_name](self.conv1d(x))
 
 
 class SqueezeBertModule(nn.Module):
@@ -271,13 +250,16 @@ class SqueezeBertModule(nn.Module):
         post_attention = self.post_attention(context, hidden_states)
         inter, out = self.intermediate.conv1d, self.output.conv1d
         if (self.intermediate.act_name == "gelu" and inter.groups == out.groups
-                and not (self.training and self.output.dropout.p > 0) and _runs_packed(post_attention, inter, out)):
-            # Both convolutions one block of positions at a time: the
-            # [B, 3072, L] intermediate never leaves the cache.
-            ffn = ops.grouped_pw_ffn_packed(post_attention, _packed_weight(inter, inter.weight, inter.bias),
-                                            _packed_weight(out, out.weight, out.bias), inter.out_channels,
-                                            out.out_channels, "gelu")
-            return {"feature_map": self.output.layernorm(ffn, post_attention)}
+                and not (self.training and self.output.dropout.p > 0) and _plain(self.intermediate, inter, self.output, self.output.dropout, out)):
+            w1, b1, w2, b2 = inter.weight, inter.bias, out.weight, out.bias
+            if _runs_packed(post_attention, w1, b1, w2, b2):
+                # Both convolutions one block of positions at a time: the
+                # [B, 3072, L] intermediate never leaves the cache.
+                isa = ops.cpu_isa()
+                ffn = ops.grouped_pw_ffn_packed(post_attention, _packed_weight(inter, w1, b1, isa),
+                                                _packed_weight(out, w2, b2, isa), inter.out_channels,
+                                                out.out_channels, "gelu")
+                return {"feature_map": self.output.layernorm(ffn, post_attention)}
         return {"feature_map": self.output(self.intermediate(post_attention), post_attention)}
 
 
@@ -344,77 +326,26 @@ class SqueezeBertPreTrainedModel(nn.Module):
         pass
 
     @classmethod
-    def from_pretrained(cls, path: str, **config_overrides):
+    def from_pretrained(cls, path: str, strict: bool = True, **config_overrides):
         """Loads a local Hugging Face checkpoint folder: ``config.json`` and
-        ``model.safetensors`` or ``pytorch_model.bin``. No downloads."""
-        config_file = os.path.join(path, "config.json")
-        if not os.path.isfile(config_file):
-            raise FileNotFoundError(f"from_pretrained: expected a folder with config.json, got {path!r}")
-        with open(config_file) as f:
-            values = json.load(f)
-        values.update(config_overrides)
-        model = cls(SqueezeBertConfig.from_dict(values))
-        model.load_checkpoint_state(load_checkpoint(path))
+        ``model.safetensors`` or ``pytorch_model.bin``. No downloads.
+        ``config_overrides`` replace fields of config.json. A checkpoint that
+        lacks weights of the model or holds others is refused, or with
+        ``strict=False`` loaded with a warning naming them (see
+        :func:`~sqbert_kernels.checkpoint.load_state`)."""
+        config, state = read_checkpoint_folder(path, **config_overrides)
+        model = cls(config)
+        load_state(model, state, strict, source=path)
         return model.eval()
 
-    def load_checkpoint_state(self, state: Dict[str, Tensor]):
+    def load_checkpoint_state(self, state: Dict[str, Tensor], strict: bool = True) -> LoadingInfo:
         """Loads a Hugging Face state dict saved from this model or from any
-        other SqueezeBERT class (keys with or without ``transformer.``)."""
-        prefix = self.base_model_prefix + "."
-        own = self.state_dict()
-        has_base = hasattr(self, self.base_model_prefix)
-        mapped = {}
-        for key, value in state.items():
-            if has_base and not key.startswith(prefix) and prefix + key in own:
-                key = prefix + key
-            elif not has_base and key.startswith(prefix):
-                key = key[len(prefix):]
-            if key in own:
-                mapped[key] = value
-        missing = [k for k in own if k not in mapped and not self._is_tied(k)]
-        if missing:
-            raise KeyError(f"from_pretrained: the checkpoint lacks {len(missing)} weights, e.g. {missing[:5]}")
-        self.load_state_dict(mapped, strict=False)
-        self.tie_weights()
+        other SqueezeBERT class (keys with or without ``transformer.``); see
+        :func:`~sqbert_kernels.checkpoint.load_state`."""
+        return load_state(self, state, strict)
 
     def _is_tied(self, key: str) -> bool:
         return False
-
-
-def load_checkpoint(path: str) -> Dict[str, Tensor]:
-    """The state dict in a Hugging Face checkpoint folder."""
-    safetensors = os.path.join(path, "model.safetensors")
-    if os.path.isfile(safetensors):
-        return read_safetensors(safetensors)
-    binary = os.path.join(path, "pytorch_model.bin")
-    if os.path.isfile(binary):
-        return torch.load(binary, map_location="cpu", weights_only=True)
-    raise FileNotFoundError(f"from_pretrained: expected model.safetensors or pytorch_model.bin in {path!r}")
-
-
-_SAFETENSORS_DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "F64": torch.float64,
-                       "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8,
-                       "U8": torch.uint8, "BOOL": torch.bool}
-
-
-def read_safetensors(path: str) -> Dict[str, Tensor]:
-    """Reads a .safetensors file (8-byte header length, JSON header, raw
-    little-endian data) without the safetensors package."""
-    with open(path, "rb") as f:
-        data = f.read()
-    header_len = int.from_bytes(data[:8], "little")
-    header = json.loads(data[8:8 + header_len])
-    base = 8 + header_len
-    tensors = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        begin, end = info["data_offsets"]
-        dtype = _SAFETENSORS_DTYPES[info["dtype"]]
-        raw = bytearray(data[base + begin:base + end])
-        tensors[name] = torch.frombuffer(raw, dtype=dtype).reshape(info["shape"]) if raw else \
-            torch.empty(info["shape"], dtype=dtype)
-    return tensors
 
 
 class SqueezeBertModel(SqueezeBertPreTrainedModel):
@@ -596,6 +527,9 @@ def optimize(model: nn.Module) -> nn.Module:
         for block in (layer.post_attention, layer.output):
             block.__class__ = ConvDropoutLayerNorm
             block.layernorm.__class__ = SqueezeBertLayerNorm
+        for conv in (layer.attention.query, layer.attention.key, layer.attention.value, layer.post_attention.conv1d,
+                     layer.intermediate.conv1d, layer.output.conv1d):
+            conv.__class__ = SqueezeBertConv1d
         swapped += 1
     if swapped == 0:
         raise ValueError(f"optimize: expected a transformers SqueezeBERT model, found no SqueezeBertModule "

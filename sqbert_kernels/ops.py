@@ -26,17 +26,17 @@ def grouped_pw_conv(x: Tensor, weight: Tensor, bias: Optional[Tensor], groups: i
     return torch.ops.sqbert.grouped_pw_conv(x, weight, bias, groups, activation)
 
 
-def pack_pw_weight(weight: Tensor, bias: Optional[Tensor], groups: int) -> Tensor:
+def pack_pw_weight(weight: Tensor, bias: Optional[Tensor], groups: int, isa: Optional[str] = None) -> Tensor:
     """Packs weight and bias once for :func:`grouped_pw_conv_packed`.
 
     Returns uint8 ``[groups, bytes per group]``: each row a header (format
     version, data type, kernel, tile, sizes, checksum) and that group's
-    weights laid out for the CPU kernel selected when packing (see
-    :func:`cpu_isa`). The packed ops run it on that kernel whatever
+    weights laid out for the CPU kernel of ``isa`` (default: the selected
+    one, :func:`cpu_isa`). The packed ops run it on that kernel whatever
     :func:`set_cpu_isa` selects later, and refuse a tensor whose header does
     not match its bytes, or that names a kernel this machine lacks.
     """
-    return torch.ops.sqbert.pack_pw_weight(weight, bias, groups)
+    return torch.ops.sqbert.pack_pw_weight(weight, bias, groups, isa)
 
 
 def grouped_pw_conv_packed(x: Tensor, packed_weight: Tensor, out_channels: int,
@@ -110,9 +110,10 @@ def cpu_isa() -> str:
     return torch.ops.sqbert.cpu_isa()
 
 
-def cpu_gemm_tile() -> List[int]:
-    """``[mr, nr]``: output channels and positions per micro-kernel tile."""
-    return torch.ops.sqbert.cpu_gemm_tile()
+def cpu_gemm_tile(isa: Optional[str] = None) -> List[int]:
+    """``[mr, nr]``: output channels and positions per micro-kernel tile of
+    ``isa``'s kernel (default: the selected one)."""
+    return torch.ops.sqbert.cpu_gemm_tile(isa)
 
 
 def set_cpu_isa(isa: str) -> str:
@@ -147,9 +148,9 @@ def _grouped_pw_conv_fake(x, weight, bias, groups, activation="none"):
 
 
 @torch.library.register_fake("sqbert::pack_pw_weight")
-def _pack_pw_weight_fake(weight, bias, groups):
+def _pack_pw_weight_fake(weight, bias, groups, isa=None):
     _out_channels_per_group(weight.shape[0], groups)
-    mr = cpu_gemm_tile()[0]
+    mr = cpu_gemm_tile(isa)[0]
     panels = (weight.shape[0] // groups + mr - 1) // mr
     return weight.new_empty(groups, PACKED_HEADER_BYTES + panels * (weight.shape[1] + 1) * mr * 4, dtype=torch.uint8)
 

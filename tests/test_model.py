@@ -151,7 +151,7 @@ def test_from_pretrained_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="model.safetensors or pytorch_model.bin"):
         sk.SqueezeBertModel.from_pretrained(str(tmp_path))
     torch.save({"embeddings.word_embeddings.weight": torch.zeros(120, 96)}, tmp_path / "pytorch_model.bin")
-    with pytest.raises(KeyError, match="lacks"):
+    with pytest.raises(ValueError, match="lacks 38 of SqueezeBertModel"):
         sk.SqueezeBertModel.from_pretrained(str(tmp_path))
 
 

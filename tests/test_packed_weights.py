@@ -77,6 +77,26 @@ def test_packed_weights_run_on_their_kernel_after_set_cpu_isa():
         sk.grouped_pw_ffn_packed(x, best, scalar2, 20, 8)
 
 
+def test_pack_for_a_named_kernel(isa):
+    # Whatever kernel is selected, weights packed for `isa` run on it.
+    x, w, b = make(2, 12, 20, 4, 19)
+    assert sk.cpu_gemm_tile(isa)[0] == TILES[isa]
+    for selected in sk.cpu_isas():
+        previous = sk.set_cpu_isa(selected)
+        try:
+            packed = sk.pack_pw_weight(w, b, 4, isa)
+        finally:
+            sk.set_cpu_isa(previous)
+        assert header(packed)["kernel"] == KERNEL_IDS[isa]
+        y = sk.grouped_pw_conv_packed(x, packed, 20)
+        torch.testing.assert_close(y.double(), reference(x, w, b, 4), rtol=1e-5, atol=1e-5)
+    with pytest.raises(RuntimeError, match=r"pack_pw_weight: expected one of the ISAs this build and CPU support "
+                                           r"\(.*\), got 'sse9'"):
+        sk.pack_pw_weight(w, b, 4, "sse9")
+    with pytest.raises(RuntimeError, match=r"cpu_gemm_tile: expected one of the ISAs .* got 'sse9'"):
+        sk.cpu_gemm_tile("sse9")
+
+
 def lies():
     """(name, forge(packed) -> tensor, message) for a packing of 8 x 2 x 4."""
     missing = "neon" if "neon" not in sk.cpu_isas() else "avx2"

@@ -25,18 +25,21 @@ std::vector<std::string> cpu_isas() {
 
 std::string cpu_isa() { return selected_kernel_config().isa; }
 
-std::vector<int64_t> cpu_gemm_tile() {
-  const KernelConfig& config = selected_kernel_config();
+const KernelConfig& kernel_config_or_selected(const std::optional<std::string>& isa, const char* op) {
+  if (!isa.has_value()) return selected_kernel_config();
+  const KernelConfig* config = kernel_config(*isa);
+  TORCH_CHECK(config != nullptr, op, ": expected one of the ISAs this build and CPU support (",
+              c10::Join(", ", cpu_isas()), "), got '", *isa, "'");
+  return *config;
+}
+
+std::vector<int64_t> cpu_gemm_tile(const std::optional<std::string>& isa) {
+  const KernelConfig& config = kernel_config_or_selected(isa, "cpu_gemm_tile");
   return {static_cast<int64_t>(config.mr), static_cast<int64_t>(config.nr)};
 }
 
 std::string set_cpu_isa(const std::string& isa) {
-  const KernelConfig* config = kernel_config(isa);
-  if (config == nullptr) {
-    TORCH_CHECK(false, "set_cpu_isa: expected one of the ISAs this build and CPU support (",
-                c10::Join(", ", cpu_isas()), "), got '", isa, "'");
-  }
-  return selected().exchange(config)->isa;
+  return selected().exchange(&kernel_config_or_selected(isa, "set_cpu_isa"))->isa;
 }
 
 }  // namespace sqbert

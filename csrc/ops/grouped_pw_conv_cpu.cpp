@@ -40,11 +40,10 @@ void check_weight(const at::Tensor& weight, const std::optional<at::Tensor>& bia
   }
 }
 
-at::Tensor pack_pw_weight_cpu(const at::Tensor& weight,
-                              const std::optional<at::Tensor>& bias,
-                              int64_t groups) {
+at::Tensor pack_pw_weight_cpu(const at::Tensor& weight, const std::optional<at::Tensor>& bias, int64_t groups,
+                              const std::optional<std::string>& isa) {
   check_weight(weight, bias, groups);
-  const KernelConfig& config = selected_kernel_config();
+  const KernelConfig& config = kernel_config_or_selected(isa, "pack_pw_weight");
   PackedWeightsHeader header;
   std::string error;
   TORCH_CHECK(packed_f32_header(config, groups, weight.size(0), weight.size(1), bias.has_value(), &header, &error),
