@@ -1,5 +1,5 @@
 // Interleaved A/B of fused_attention_run: one revision of csrc/ built in
-// namespace sqold (attention_ab.sh compiles it with -Dsqbert=sqold) and
+// namespace sqold (operator_ab.sh compiles it with -Dsqbert=sqold) and
 // another in sqbert, linked into one binary and timed in
 // alternating order on the same inputs, so both see the same machine.
 //   attention_ab BATCH LENGTH [ROUNDS]  (12 heads, C 768, mask of zeros)
