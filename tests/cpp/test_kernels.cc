@@ -3,6 +3,9 @@
 // weights. Every kernel this build and CPU have is tested on every mr and nc
 // up to its tile, many kc, strided rows, and poisoned outputs: an element the
 // kernel should write but does not, or one it should leave but writes, fails.
+// Operands hold exactly what the kernels may touch, between guard pages
+// (guarded_buffer.h), flush against the leading one in a first run and the
+// trailing one in a second: an access past either end segfaults.
 #include <cmath>
 #include <limits>
 #include <cstdio>
@@ -11,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "guarded_buffer.h"
 #include "kernels/kernel_config.h"
 #include "kernels/f32_gemm_pack.h"
 #include "operators/fused_attention.h"
@@ -20,17 +24,21 @@
 namespace {
 
 using namespace sqbert;
+using sqbert_test::GuardedBuffer;
+
+// Kernel operands: guard pages flush against one end (guarded_buffer.h).
+using Buffer = GuardedBuffer<float>;
 
 int failures = 0;
 const float kPoison = 12345.678f;
 
 void fail(const std::string& what) {
-  if (++failures <= 20) std::fprintf(stderr, "FAIL: %s\n", what.c_str());
+  if (++failures <= 20) std::fprintf(stderr, "FAIL [%s]: %s\n", sqbert_test::guard_mode_name(), what.c_str());
 }
 
-std::vector<float> random_vector(size_t n, std::mt19937& rng) {
+Buffer random_vector(size_t n, std::mt19937& rng) {
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(n);
+  Buffer v(n);
   for (float& x : v) x = dist(rng);
   return v;
 }
@@ -42,12 +50,20 @@ bool close(float got, double want, size_t depth = 0) {
   return std::fabs(got - want) <= 1e-5 * scale * (1.0 + std::fabs(want));
 }
 
+// Floats from the first element of `outer` blocks (outer_stride apart) of
+// `rows` rows (row_stride apart) of n to the last: what a strided operand
+// takes when nothing past its last element is allocated. 0 when empty.
+size_t extent(size_t outer, size_t outer_stride, size_t rows, size_t row_stride, size_t n) {
+  if (outer == 0 || rows == 0 || n == 0) return 0;
+  return (outer - 1) * outer_stride + (rows - 1) * row_stride + n;
+}
+
 // y[b][c][l] in float64 from unpacked weights [groups*m][k] and bias.
-template <typename T>
+template <typename X, typename W>
 std::vector<double> reference(size_t batch, size_t groups, size_t m, size_t k,
-                              size_t length, const std::vector<T>& x,
+                              size_t length, const X& x,
                               size_t x_batch_stride, size_t x_channel_stride,
-                              const std::vector<float>& w, const float* bias) {
+                              const W& w, const float* bias) {
   std::vector<double> y(batch * groups * m * length);
   for (size_t b = 0; b < batch; b++)
     for (size_t c = 0; c < groups * m; c++)
@@ -75,36 +91,43 @@ void test_ukernel(const KernelConfig& config, std::mt19937& rng) {
     for (size_t mr = 1; mr <= config.mr; mr++)
       for (size_t nc = 1; nc <= config.nr; nc++) {
         const bool accumulate = mode == 2 || mode == 4;
-        // Exactly nc values: ASan catches a read past them.
-        std::vector<float> col_scale = mode >= 3 ? random_vector(nc, rng) : std::vector<float>{};
+        // Every operand holds exactly what the kernel may touch, between
+        // guard pages: a read or write past either end faults.
+        Buffer col_scale = random_vector(mode >= 3 ? nc : 0, rng);
         const size_t x_stride = nc + 3, y_stride = nc + 5;
-        std::vector<float> w = random_vector(mr * kc, rng);  // [mr][kc]
-        std::vector<float> bias = random_vector(mr, rng);
-        std::vector<float> storage;
+        Buffer w = random_vector(mr * kc, rng);  // [mr][kc]
+        Buffer bias = random_vector(mr, rng);
+        Buffer storage;
         F32GemmWeights weights{};
         if (layout == Layout::kPacked) {
-          storage.resize(f32_gemm_packed_size(1, mr, kc, config.mr));
+          Buffer panel(f32_gemm_packed_size(1, mr, kc, config.mr));
           f32_gemm_pack_weights(mr, kc, config.mr, 0, 1, w.data(), kc, 1,
-                                bias.data(), 1, storage.data());
+                                bias.data(), 1, panel.data());
+          // The panel up to row mr - 1 of its last k step (bias first): the
+          // zero rows of a partial panel past it are not the kernel's to read.
+          storage = Buffer(std::vector<float>(panel.begin(), panel.begin() + kc * config.mr + mr));
           weights = {storage.data() + config.mr, 1, config.mr, storage.data()};
         } else if (layout == Layout::kRows) {
           // Row stride kc + 2: the gaps hold poison that must not be read in.
-          storage.assign(mr * (kc + 2), kPoison);
+          storage.assign(extent(1, 0, mr, kc + 2, kc), kPoison);
           for (size_t i = 0; i < mr; i++)
             for (size_t j = 0; j < kc; j++) storage[i * (kc + 2) + j] = w[i * kc + j];
           weights = {storage.data(), kc + 2, 1, bias.data()};
         } else {
-          storage.assign(kc * (mr + 1), kPoison);
+          storage.assign(extent(1, 0, kc, mr + 1, mr), kPoison);
           for (size_t i = 0; i < mr; i++)
             for (size_t j = 0; j < kc; j++) storage[j * (mr + 1) + i] = w[i * kc + j];
           weights = {storage.data(), 1, mr + 1, bias.data()};
         }
         const bool use_bias = mode == 0 || mode == 3 || layout == Layout::kPacked;
         if (!use_bias) weights.bias = nullptr;
-        // One row of slack at the end catches a read past the last row.
-        std::vector<float> x = random_vector(kc * x_stride + 1, rng);
-        std::vector<float> y((config.mr + 1) * y_stride, kPoison);
-        std::vector<float> before = random_vector(mr * nc, rng);
+        // The kc x nc block and nothing past it: the guard page catches a
+        // read past the last row.
+        Buffer x = random_vector(extent(1, 0, kc, x_stride, nc), rng);
+        // mr rows of y, the gaps between them poisoned; a write to a row past
+        // mr lands on the guard page.
+        Buffer y(extent(1, 0, mr, y_stride, nc), kPoison);
+        Buffer before = random_vector(mr * nc, rng);
         if (accumulate) {
           for (size_t i = 0; i < mr; i++)
             for (size_t j = 0; j < nc; j++) y[i * y_stride + j] = before[i * nc + j];
@@ -120,7 +143,7 @@ void test_ukernel(const KernelConfig& config, std::mt19937& rng) {
           for (size_t i = 0; i < mr * nc; i++) want[i] *= col_scale[i % nc];
         }
         for (size_t i = 0; i < config.mr + 1; i++)
-          for (size_t j = 0; j < y_stride; j++) {
+          for (size_t j = 0; j < y_stride && i * y_stride + j < y.size(); j++) {
             const float got = y[i * y_stride + j];
             const bool inside = i < mr && j < nc;
             if (inside ? !close(got, want[i * nc + j]) : got != kPoison) {
@@ -139,9 +162,9 @@ void test_ukernel(const KernelConfig& config, std::mt19937& rng) {
 void test_pack_layout(std::mt19937& rng) {
   // weight stored transposed ([k][groups*m]) to exercise both strides.
   const size_t groups = 3, m = 7, k = 5, mr = 4;
-  std::vector<float> wt = random_vector(k * groups * m, rng);
-  std::vector<float> bias = random_vector(2 * groups * m, rng);  // stride 2
-  std::vector<float> packed(f32_gemm_packed_size(groups, m, k, mr), kPoison);
+  Buffer wt = random_vector(k * groups * m, rng);
+  Buffer bias = random_vector(2 * groups * m - 1, rng);  // stride 2, up to the last one
+  Buffer packed(f32_gemm_packed_size(groups, m, k, mr), kPoison);
   const size_t panels = f32_gemm_panel_count(m, mr);
   // Two disjoint ranges, as two threads would pack them.
   f32_gemm_pack_weights(m, k, mr, 0, 2, wt.data(), 1, groups * m, bias.data(), 2, packed.data());
@@ -160,7 +183,7 @@ void test_pack_layout(std::mt19937& rng) {
         }
       }
     }
-  std::vector<float> no_bias(f32_gemm_packed_size(1, m, k, mr), kPoison);
+  Buffer no_bias(f32_gemm_packed_size(1, m, k, mr), kPoison);
   f32_gemm_pack_weights(m, k, mr, 0, panels, wt.data(), 1, m, nullptr, 0, no_bias.data());
   for (size_t p = 0; p < panels; p++)
     for (size_t i = 0; i < mr; i++)
@@ -176,19 +199,20 @@ void test_operator(const KernelConfig& config, std::mt19937& rng) {
   for (const Case& t : cases)
   for (bool packed_weights : {true, false}) {
     // x with gaps: channel stride length + 2, batch stride one channel more.
+    // Both end at the last position of their last row (guard page after).
     const size_t xcs = t.length + 2, xbs = (t.groups * t.k + 1) * xcs;
     const size_t ycs = t.length + 1, ybs = t.groups * t.m * ycs + 3;
-    std::vector<float> x = random_vector(t.batch * xbs, rng);
+    Buffer x = random_vector(extent(t.batch, xbs, t.groups * t.k, xcs, t.length), rng);
     // Weights read in place are stored transposed ([k][groups*m]).
-    std::vector<float> w = random_vector(t.groups * t.m * t.k, rng);
-    std::vector<float> wt(w.size());
+    Buffer w = random_vector(t.groups * t.m * t.k, rng);
+    Buffer wt(w.size());
     for (size_t c = 0; c < t.groups * t.m; c++)
       for (size_t j = 0; j < t.k; j++) wt[j * t.groups * t.m + c] = w[c * t.k + j];
-    std::vector<float> bias = random_vector(t.groups * t.m, rng);
-    std::vector<float> packed(f32_gemm_packed_size(t.groups, t.m, t.k, config.mr));
+    Buffer bias = random_vector(t.groups * t.m, rng);
+    Buffer packed(f32_gemm_packed_size(t.groups, t.m, t.k, config.mr));
     f32_gemm_pack_weights(t.m, t.k, config.mr, 0, t.groups * f32_gemm_panel_count(t.m, config.mr),
                           w.data(), t.k, 1, bias.data(), 1, packed.data());
-    std::vector<float> y(t.batch * ybs, kPoison);
+    Buffer y(extent(t.batch, ybs, t.groups * t.m, ycs, t.length), kPoison);
     GroupedPwConvArgs args{};
     args.batch = t.batch;
     args.groups = t.groups;
@@ -242,16 +266,16 @@ void test_ffn_operator(const KernelConfig& config, std::mt19937& rng) {
   for (bool gelu : {true, false}) {
     const size_t xcs = t.length + 2, xbs = (t.groups * t.k + 1) * xcs;
     const size_t ycs = t.length + 1, ybs = t.groups * t.m * ycs + 3;
-    std::vector<float> x = random_vector(t.batch * xbs, rng);
-    std::vector<float> w1 = random_vector(t.groups * t.hidden * t.k, rng), b1 = random_vector(t.groups * t.hidden, rng);
-    std::vector<float> w2 = random_vector(t.groups * t.m * t.hidden, rng), b2 = random_vector(t.groups * t.m, rng);
-    std::vector<float> p1(f32_gemm_packed_size(t.groups, t.hidden, t.k, config.mr));
-    std::vector<float> p2(f32_gemm_packed_size(t.groups, t.m, t.hidden, config.mr));
+    Buffer x = random_vector(extent(t.batch, xbs, t.groups * t.k, xcs, t.length), rng);
+    Buffer w1 = random_vector(t.groups * t.hidden * t.k, rng), b1 = random_vector(t.groups * t.hidden, rng);
+    Buffer w2 = random_vector(t.groups * t.m * t.hidden, rng), b2 = random_vector(t.groups * t.m, rng);
+    Buffer p1(f32_gemm_packed_size(t.groups, t.hidden, t.k, config.mr));
+    Buffer p2(f32_gemm_packed_size(t.groups, t.m, t.hidden, config.mr));
     f32_gemm_pack_weights(t.hidden, t.k, config.mr, 0, t.groups * f32_gemm_panel_count(t.hidden, config.mr),
                           w1.data(), t.k, 1, b1.data(), 1, p1.data());
     f32_gemm_pack_weights(t.m, t.hidden, config.mr, 0, t.groups * f32_gemm_panel_count(t.m, config.mr),
                           w2.data(), t.hidden, 1, b2.data(), 1, p2.data());
-    std::vector<float> y(t.batch * ybs, kPoison);
+    Buffer y(extent(t.batch, ybs, t.groups * t.m, ycs, t.length), kPoison);
     GroupedPwFfnArgs args{t.batch, t.groups, t.k, t.hidden, t.m, t.length, x.data(), xbs, xcs,
                           p1.data(), p2.data(), y.data(), ybs, ycs, gelu};
     const size_t tasks = grouped_pw_ffn_task_count(args, config);
@@ -289,13 +313,14 @@ void test_online_softmax(const KernelConfig& config, std::mt19937& rng) {
   for (bool with_mask : {false, true})
   for (size_t bk : bks)
     for (size_t d : ds) {
-      std::vector<float> s = random_vector(bk * nr, rng);
+      Buffer s = random_vector(bk * nr, rng);
       for (float& x : s) x *= 20.0f;
-      std::vector<float> m = random_vector(nr, rng), l = random_vector(nr, rng);
-      std::vector<float> o = random_vector(d * nr, rng);
-      // mask[n][j] with a gap of 3 floats between rows; lane 2 masks key 0.
+      Buffer m = random_vector(nr, rng), l = random_vector(nr, rng);
+      Buffer o = random_vector(d * nr, rng);
+      // mask[n][j] with a gap of 3 floats between rows, none after the last
+      // row's bk keys; lane 2 masks key 0.
       const size_t mask_stride = bk + 3;
-      std::vector<float> mask = random_vector(nr * mask_stride, rng);
+      Buffer mask = random_vector(extent(1, 0, nr, mask_stride, bk), rng);
       if (nr > 2) mask[2 * mask_stride] = ninf;
       for (size_t n = 0; n < nr; n++) l[n] += 2.0f;
       // Lane 0: nothing seen yet. Lane 1: all -inf so far and in this block.
@@ -307,7 +332,7 @@ void test_online_softmax(const KernelConfig& config, std::mt19937& rng) {
         for (size_t j = 0; j < bk; j++) s[j * nr + 1] = ninf;
         for (size_t c = 0; c < d; c++) o[c * nr + 1] = 0.0f;
       }
-      const std::vector<float> s0 = s, m0 = m, l0 = l, o0 = o;
+      const Buffer s0 = s, m0 = m, l0 = l, o0 = o;
       config.online_softmax(bk, d, s.data(), with_mask ? mask.data() : nullptr, mask_stride,
                             m.data(), l.data(), o.data());
       for (size_t n = 0; n < nr; n++) {
@@ -355,32 +380,34 @@ void test_attention(const KernelConfig& config, std::mt19937& rng) {
                         {3, 1, 8, 300, kKeyPadded}};
   for (const Case& t : cases) {
     const size_t channels = t.heads * t.d, L = t.length;
-    const size_t cs = L + 3, bs = channels * cs + 1;  // gaps between rows and batches
-    std::vector<float> q = random_vector(t.batch * bs, rng), k = random_vector(t.batch * bs, rng),
-                       v = random_vector(t.batch * bs, rng);
-    // Shared by the heads; some keys masked out, and with a query axis,
-    // every key of some queries.
-    std::vector<float> mask = random_vector(t.batch * L * L, rng);  // tight: ASan sees overreads
-    for (size_t i = 0; i < mask.size(); i++) {
-      if (i % 7 == 3) mask[i] = -std::numeric_limits<float>::infinity();
-    }
+    // Gaps between rows and batches; nothing after the last row's L positions.
+    const size_t cs = L + 3, bs = channels * cs + 1;
+    const size_t qkv_size = extent(t.batch, bs, channels, cs, L);
+    Buffer q = random_vector(qkv_size, rng), k = random_vector(qkv_size, rng), v = random_vector(qkv_size, rng);
     size_t ms[4] = {L * L, 0, 0, 0};
     if (t.mask == kQueryKey) ms[2] = L, ms[3] = 1;
     if (t.mask == kKey || t.mask == kKeyPadded) ms[3] = 1;
+    if (t.mask == kKeyQuery) ms[2] = 1, ms[3] = L;
+    if (t.mask == kKeyStrided) ms[3] = 2;
+    // Shared by the heads; some keys masked out, and with a query axis,
+    // every key of some queries. Tight: the last batch entry ends at its
+    // last element the operator reads, where the guard page starts.
+    Buffer mask = random_vector(t.mask == kNone ? 0 : (t.batch - 1) * ms[0] + (L - 1) * (ms[2] + ms[3]) + 1, rng);
+    for (size_t i = 0; i < mask.size(); i++) {
+      if (i % 7 == 3) mask[i] = -std::numeric_limits<float>::infinity();
+    }
     if (t.mask == kKeyPadded) {
       for (size_t b = 0; b < t.batch; b++) {
         for (size_t j = b == 1 ? 0 : L - L / (b + 3); j < L; j++) mask[b * ms[0] + j] = std::numeric_limits<float>::lowest();
       }
     }
-    if (t.mask == kKeyQuery) ms[2] = 1, ms[3] = L;
-    if (t.mask == kKeyStrided) ms[3] = 2;
     if (ms[2] != 0 && L > 2) {
       for (size_t j = 0; j < L; j++) mask[2 * ms[2] + j * ms[3]] = -std::numeric_limits<float>::infinity();
     }
     auto mask_at = [&](size_t b, size_t i, size_t j) {
       return t.mask == kNone ? 0.0f : mask[b * ms[0] + i * ms[2] + j * ms[3]];
     };
-    std::vector<float> out(t.batch * bs, kPoison);
+    Buffer out(qkv_size, kPoison);
     FusedAttentionArgs args{};
     args.batch = t.batch;
     args.heads = t.heads;
@@ -434,8 +461,8 @@ void test_attention(const KernelConfig& config, std::mt19937& rng) {
 void test_vgelu(const KernelConfig& config, std::mt19937& rng) {
   for (size_t rows = 1; rows <= 3; rows++)
     for (size_t n = 0; n <= 41; n++) {
-      const size_t stride = n + 2;  // two poisoned floats between rows
-      std::vector<float> x = random_vector(rows * stride, rng);
+      const size_t stride = n + 2;  // two poisoned floats between rows, none after the last
+      Buffer x = random_vector(extent(1, 0, rows, stride, n), rng);
       for (size_t i = 0; i < x.size(); i++) {
         if (i % stride >= n) x[i] = kPoison;
         else x[i] *= float(i % 7) * 3.0f;  // 0 and |x| up to 18
@@ -443,7 +470,7 @@ void test_vgelu(const KernelConfig& config, std::mt19937& rng) {
       if (n > 3) x[3] = -1e4f;
       // torch's gelu: inf at +inf, NaN at -inf.
       if (n > 5) x[4] = std::numeric_limits<float>::infinity(), x[5] = -x[4];
-      const std::vector<float> x0 = x;
+      const Buffer x0 = x;
       config.vgelu(rows, n, x.data(), stride);
       for (size_t i = 0; i < x.size(); i++) {
         const double want = i % stride < n ? 0.5 * x0[i] * (1.0 + std::erf(x0[i] / std::sqrt(2.0))) : kPoison;
@@ -467,12 +494,15 @@ void test_layernorm(const KernelConfig& config, std::mt19937& rng) {
         const size_t batch = 2, channels = 37;
         const size_t xcs = length + 1, xbs = channels * xcs + 2;
         const size_t ycs = in_place ? xcs : length + 3, ybs = in_place ? xbs : channels * ycs;
-        std::vector<float> x = random_vector(batch * xbs, rng), r = random_vector(batch * xbs, rng);
+        // Each operand ends at the last position of its last row.
+        const size_t x_size = extent(batch, xbs, channels, xcs, length);
+        Buffer x = random_vector(x_size, rng), r = random_vector(x_size, rng);
         for (float& v : x) v = 4.0f + 2.0f * v;  // far from zero mean
-        std::vector<float> gamma = random_vector(channels, rng), beta = random_vector(channels, rng);
-        std::vector<float> y_out(batch * ybs, kPoison);
-        const std::vector<float> x0 = x;
+        Buffer gamma = random_vector(channels, rng), beta = random_vector(channels, rng);
+        Buffer y_out(in_place ? 0 : extent(batch, ybs, channels, ycs, length), kPoison);
+        const Buffer x0 = x;
         float* y = in_place ? x.data() : y_out.data();
+        const size_t y_size = in_place ? x.size() : y_out.size();
         LayerNormNcwArgs args{batch, channels, length, x.data(), xbs, xcs,
                               with_residual ? r.data() : nullptr, xbs, xcs,
                               gamma.data(), beta.data(), 1e-5f, y, ybs, ycs};
@@ -490,7 +520,7 @@ void test_layernorm(const KernelConfig& config, std::mt19937& rng) {
             mean /= channels;
             for (size_t c = 0; c < channels && l < length; c++) var += (z(c) - mean) * (z(c) - mean);
             const double rstd = 1.0 / std::sqrt(var / channels + 1e-5);
-            for (size_t c = 0; c < channels && ok; c++) {
+            for (size_t c = 0; c < channels && ok && b * ybs + c * ycs + l < y_size; c++) {
               const float got = y[b * ybs + c * ycs + l];
               // Past the length: untouched (poison, or x itself in place).
               const float untouched = in_place ? x0[b * xbs + c * xcs + l] : kPoison;
@@ -504,20 +534,123 @@ void test_layernorm(const KernelConfig& config, std::mt19937& rng) {
       }
 }
 
+// Positions where every channel of z = x + r is the same value: the exact
+// LayerNorm there is beta, bit for bit (the deviation is exactly 0), at any
+// eps, whatever the value; a float32 mean that misses it by one rounding
+// gives +-gamma instead (d / sqrt(d^2 + eps) = +-1 when d^2 >> eps). Random
+// positions in between are held to float64 as in test_layernorm.
+void test_layernorm_constant_rows(const KernelConfig& config, std::mt19937& rng) {
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+  std::uniform_int_distribution<int> eighths(-64, 64);
+  const float values[] = {0.0f, 1.0f, -3.7f, 1e4f, 123.456f};
+  for (size_t length : {size_t(1), size_t(7), size_t(45), size_t(300)})
+    for (size_t channels : {size_t(768), size_t(37)})
+      for (bool with_residual : {true, false})
+        for (float eps : {1e-12f, 1e-5f}) {
+          const size_t batch = 2;
+          const size_t xcs = length + 1, xbs = channels * xcs + 2;
+          const size_t ycs = length + 3, ybs = channels * ycs;
+          std::vector<float> x(batch * xbs), r(batch * xbs), gamma(channels), beta(channels);
+          for (float& v : x) v = 4.0f + 2.0f * unit(rng);  // far from zero mean
+          for (float& v : r) v = unit(rng);
+          for (float& v : gamma) v = unit(rng);
+          for (float& v : beta) v = unit(rng);
+          // Every third position is constant (position 0, vector tails and
+          // whole steps among them), its kind cycling through the values and
+          // a residual that makes x + r constant while x alone is not.
+          auto constant = [](size_t l) { return l % 3 == 0; };
+          for (size_t b = 0; b < batch; b++)
+            for (size_t l = 0; l < length; l++) {
+              if (!constant(l)) continue;
+              const size_t kind = (l / 3 + b) % 6;
+              for (size_t c = 0; c < channels; c++) {
+                float& xv = x[b * xbs + c * xcs + l];
+                float& rv = r[b * xbs + c * xcs + l];
+                if (kind < 5) {
+                  xv = values[kind];
+                  rv = 0.5f;  // z = fl(v + 0.5), the same at every channel
+                } else if (with_residual) {
+                  xv = 0.125f * eighths(rng);  // x + r = 2.75 exactly
+                  rv = 2.75f - xv;
+                } else {
+                  xv = 2.75f;
+                }
+              }
+            }
+          std::vector<float> y(batch * ybs, kPoison);
+          LayerNormNcwArgs args{batch, channels, length, x.data(), xbs, xcs,
+                                with_residual ? r.data() : nullptr, xbs, xcs,
+                                gamma.data(), beta.data(), eps, y.data(), ybs, ycs};
+          layernorm_ncw_run(args, config, 0, layernorm_ncw_task_count(args));
+          size_t wrong_constant = 0, wrong_random = 0, first_bad = size_t(-1);
+          for (size_t b = 0; b < batch; b++)
+            for (size_t l = 0; l < ycs; l++) {
+              auto z = [&](size_t c) {
+                return x[b * xbs + c * xcs + l] + (with_residual ? double(r[b * xbs + c * xcs + l]) : 0.0);
+              };
+              double mean = 0, var = 0;
+              for (size_t c = 0; c < channels && l < length; c++) mean += z(c);
+              mean /= channels;
+              for (size_t c = 0; c < channels && l < length; c++) var += (z(c) - mean) * (z(c) - mean);
+              const double rstd = 1.0 / std::sqrt(var / channels + double(eps));
+              bool ok = true;
+              for (size_t c = 0; c < channels; c++) {
+                const float got = y[b * ybs + c * ycs + l];
+                if (l >= length) {
+                  ok = ok && got == kPoison;
+                } else if (constant(l)) {
+                  // Bit for bit: the same value and sign (beta is never 0 here).
+                  ok = ok && got == beta[c] && std::signbit(got) == std::signbit(beta[c]);
+                } else {
+                  ok = ok && close(got, (z(c) - mean) * rstd * gamma[c] + beta[c]);
+                }
+              }
+              if (!ok) {
+                (l < length && constant(l) ? wrong_constant : wrong_random)++;
+                if (first_bad == size_t(-1)) first_bad = l;
+              }
+            }
+          if (wrong_constant + wrong_random) {
+            fail(std::string(config.isa) + " layernorm constant rows length=" + std::to_string(length) +
+                 " channels=" + std::to_string(channels) + (with_residual ? " residual" : "") +
+                 (eps < 1e-6f ? " eps=1e-12: " : " eps=1e-5: ") + std::to_string(wrong_constant) +
+                 " constant positions not beta, " + std::to_string(wrong_random) +
+                 " other positions wrong, first at l=" + std::to_string(first_bad));
+          }
+        }
+}
+
+// Names the test, then runs it: a guard page's segfault ends the process,
+// and the output (ctest --output-on-failure) then ends with its name.
+template <typename Test>
+void run_test(const char* isa, const char* name, Test test) {
+  std::printf("[%s] %s %s\n", sqbert_test::guard_mode_name(), isa, name);
+  std::fflush(stdout);
+  test();
+}
+
+#define RUN_TEST(isa, test, ...) run_test(isa, #test, [&] { test(__VA_ARGS__); })
+
 }  // namespace
 
 int main() {
-  std::mt19937 rng(42);
-  test_pack_layout(rng);
-  for (const KernelConfig& config : kernel_configs()) {
-    std::printf("testing %s (%zux%zu)\n", config.isa, config.mr, config.nr);
-    test_ukernel(config, rng);
-    test_operator(config, rng);
-    test_ffn_operator(config, rng);
-    test_online_softmax(config, rng);
-    test_attention(config, rng);
-    test_vgelu(config, rng);
-    test_layernorm(config, rng);
+  // Every test twice, on the same data: operands flush against a leading
+  // guard page, then against a trailing one.
+  for (auto mode : {sqbert_test::GuardMode::kHead, sqbert_test::GuardMode::kTail}) {
+    sqbert_test::guard_mode() = mode;
+    std::mt19937 rng(42);
+    RUN_TEST("-", test_pack_layout, rng);
+    for (const KernelConfig& config : kernel_configs()) {
+      std::printf("testing %s (%zux%zu)\n", config.isa, config.mr, config.nr);
+      RUN_TEST(config.isa, test_ukernel, config, rng);
+      RUN_TEST(config.isa, test_operator, config, rng);
+      RUN_TEST(config.isa, test_ffn_operator, config, rng);
+      RUN_TEST(config.isa, test_online_softmax, config, rng);
+      RUN_TEST(config.isa, test_attention, config, rng);
+      RUN_TEST(config.isa, test_vgelu, config, rng);
+      RUN_TEST(config.isa, test_layernorm, config, rng);
+      RUN_TEST(config.isa, test_layernorm_constant_rows, config, rng);
+    }
   }
   if (failures) {
     std::fprintf(stderr, "%d failures\n", failures);
