@@ -28,11 +28,12 @@ setup(
         )
     ],
     cmdclass={"build_ext": BuildExtension},
-    # safetensors reads checkpoints (validated, memory-mapped); matplotlib
-    # draws sqbert-bench's chart; transformers is for the tests (and the
-    # benchmark's Hugging Face baselines) only.
-    install_requires=["torch>=2.4", "safetensors>=0.4", "matplotlib"],
+    # safetensors reads checkpoints (validated, memory-mapped). sqbert-bench
+    # runs without the bench extra, but draws its chart with matplotlib and
+    # times Hugging Face's baselines with transformers (also for the tests).
+    install_requires=["torch>=2.4", "safetensors>=0.4"],
     extras_require={
+        "bench": ["matplotlib", "transformers"],
         "test": ["pytest", "pytest-benchmark", "hypothesis", "numpy", "transformers", "triton==3.7.1"],
     },
     entry_points={"console_scripts": ["sqbert-bench=sqbert_kernels.bench:main"]},

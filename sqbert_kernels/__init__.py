@@ -1,8 +1,13 @@
-"""SqueezeBERT kernels: grouped pointwise convolution ops for PyTorch.
+"""SqueezeBERT kernels: PyTorch ops for SqueezeBERT, and a drop-in SqueezeBERT on them.
 
 Importing this package loads the compiled extension, which registers
-``torch.ops.sqbert.*``, and the Python-side fake, autograd and FLOP
-registrations of those ops.
+``torch.ops.sqbert.*`` (grouped 1x1 convolutions, on packed weights too,
+and the feed-forward block; the fused attention; residual + LayerNorm over
+channels) with their CPU kernels, and the Python-side fake, autograd and
+FLOP registrations of those ops (:mod:`.ops`); where Triton is installed,
+their CUDA kernels too (:mod:`.triton_ops`). :mod:`.model` is the drop-in
+SqueezeBERT (Hugging Face's modules and state-dict keys), and ``sqbert-bench``
+(:mod:`.bench`) times both against stock PyTorch and Hugging Face.
 """
 import torch  # noqa: F401  (loads libtorch, which the extension links against)
 

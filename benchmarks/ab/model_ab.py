@@ -1,6 +1,6 @@
 """Interleaved A/B of the drop-in model between two revisions of the Python
-package (model.py and what it imports from the package), on the installed
-extension: for changes on the Python side of the model.
+package (model.py and the modules it imports from the package, ops.py aside),
+on the installed extension: for changes on the Python side of the model.
 
     python benchmarks/ab/model_ab.py OLD NEW [--batch 1] [--length 128] [--rounds 15] [--threads 1]
 
@@ -8,12 +8,13 @@ OLD and NEW are git revisions, or `.` for the working tree. Each round
 times one forward of each (best of 5 calls), alternating which goes first;
 prints the median, the spread (max/min - 1) and NEW/OLD."""
 import argparse
-import importlib.util
+import importlib
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import types
 from pathlib import Path
 
 import torch
@@ -24,8 +25,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_model_module(rev: str, workdir: Path):
-    """model.py of `rev` as a module inside the installed package: its
-    relative imports (ops, ...) resolve to the installed package's."""
+    """model.py of `rev`, and the modules it imports from the package, as a
+    package of their own; the extension and ops.py, which register the ops
+    (once per process), are the installed package's."""
     source = ROOT / "sqbert_kernels" if rev == "." else workdir / rev
     if rev != ".":
         source.mkdir(parents=True)
@@ -34,13 +36,13 @@ def load_model_module(rev: str, workdir: Path):
         subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
         source = source / "sqbert_kernels"
     name = f"sqbert_kernels._ab_{abs(hash((rev, str(source))))}"
-    spec = importlib.util.spec_from_file_location(name, source / "model.py",
-                                                  submodule_search_locations=None)
-    module = importlib.util.module_from_spec(spec)
-    module.__package__ = "sqbert_kernels"
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    package = types.ModuleType(name)
+    package.__path__ = [str(source)]
+    sys.modules[name] = package
+    for shared in ("_C", "ops"):
+        sys.modules[f"{name}.{shared}"] = getattr(sk, shared)
+        setattr(package, shared, getattr(sk, shared))
+    return importlib.import_module(f"{name}.model")
 
 
 def best_of(fn, calls=5):

@@ -1,0 +1,34 @@
+"""Benchmark cases and the ``sqbert-bench`` report.
+
+The cases are shared with ``benchmarks/`` (pytest-benchmark): each is a set of
+candidates doing the same work, timed side by side in one run, because these
+machines are shared and noisy and only ratios taken together mean anything.
+
+:mod:`.cases` defines the cases, :mod:`.timing` times them, :mod:`.sections`
+sweeps them into rows of results, :mod:`.report` writes those as tables and
+a chart, and :mod:`.cli` is the command (``sqbert-bench``, or ``python -m
+sqbert_kernels.bench``).
+"""
+from .cases import SQUEEZEBERT_CONVS, Case, attention_case, conv_case, count_flops, model_case, sgemm_case
+from .cli import main
+from .report import draw_chart, markdown_tables
+from .sections import attention_report, conv_report, format_conv_row, model_report
+from .timing import time_case
+
+__all__ = [
+    "SQUEEZEBERT_CONVS",
+    "Case",
+    "attention_case",
+    "attention_report",
+    "conv_case",
+    "conv_report",
+    "count_flops",
+    "draw_chart",
+    "format_conv_row",
+    "main",
+    "markdown_tables",
+    "model_case",
+    "model_report",
+    "sgemm_case",
+    "time_case",
+]

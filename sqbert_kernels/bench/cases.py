@@ -1,0 +1,150 @@
+"""What sqbert-bench times: each case is a set of candidates doing the same
+work (this package's ops and model, and what stock PyTorch or Hugging Face
+would run instead), and the FLOPs of that work."""
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Optional
+
+import torch
+import torch.nn.functional as F
+
+from .. import ops
+from ..model import SqueezeBertConfig, SqueezeBertModel
+
+# SqueezeBERT's 1x1 convolutions (Cin, Cout, groups): Q/K/V, the intermediate,
+# the feed-forward output, and the post-attention one, the only dense one.
+SQUEEZEBERT_CONVS = [(768, 768, 4), (768, 3072, 4), (3072, 768, 4), (768, 768, 1)]
+
+
+@dataclass
+class Case:
+    name: str
+    flops: int  # of the grouped work; the dense baseline does groups x more
+    candidates: Dict[str, Callable[[], torch.Tensor]] = field(default_factory=dict)
+    model_flops: Dict[str, int] = field(default_factory=dict)  # per candidate, where they differ
+
+
+def conv_case(cin: int, cout: int, batch: int, length: int, groups: int = 4) -> Case:
+    """One grouped 1x1 convolution and the ways to do it in stock PyTorch."""
+    m, k = cout // groups, cin // groups
+    x = torch.randn(batch, cin, length)
+    weight = torch.randn(cout, k, 1) / k**0.5
+    bias = torch.randn(cout)
+    packed = ops.pack_pw_weight(weight, bias, groups)
+    # The same work as one batched matmul over batch x groups.
+    w_bmm = weight.view(groups, m, k).repeat(batch, 1, 1)
+    b_bmm = bias.view(groups, m, 1).repeat(batch, 1, 1)
+    x_bmm = x.view(batch * groups, k, length)
+    # BERT-base's dense layer on the same activations, in its [B, L, C] layout.
+    linear = torch.nn.Linear(cin, cout)
+    x_blc = x.transpose(1, 2).contiguous()
+    case = Case(f"conv {cin}->{cout} g{groups} B{batch} L{length}", 2 * batch * length * m * k * groups)
+    case.candidates = {
+        "sqbert packed": lambda: ops.grouped_pw_conv_packed(x, packed, cout),
+        "sqbert": lambda: ops.grouped_pw_conv(x, weight, bias, groups),
+        "conv1d": lambda: F.conv1d(x, weight, bias, groups=groups),
+        "bmm": lambda: torch.baddbmm(b_bmm, w_bmm, x_bmm),
+        "linear (dense)": lambda: linear(x_blc),
+    }
+    return case
+
+
+def attention_case(batch: int, length: int, channels: int = 768, heads: int = 12) -> Case:
+    """Attention from NCW q, k, v to the NCW context, with transformers 5.x's
+    [B, 1, L, L] padding mask (the last batch row padded by a quarter). The
+    fused op skips padded keys at the end of a row, so it is timed also with
+    a mask of zeros ("unpadded"): all keys, as the other candidates compute."""
+    d = channels // heads
+    q, k, v = (torch.randn(batch, channels, length) for _ in range(3))
+    mask = torch.zeros(batch, 1, length, length)
+    mask[-1, ..., length - length // 4:] = torch.finfo(torch.float32).min
+    no_padding = torch.zeros_like(mask)
+
+    def heads_last(t):
+        return t.view(batch, heads, d, length).transpose(2, 3)
+
+    def sdpa():
+        out = F.scaled_dot_product_attention(heads_last(q).contiguous(), heads_last(k).contiguous(),
+                                             heads_last(v).contiguous(), attn_mask=mask)
+        return out.transpose(2, 3).reshape(batch, channels, length)
+
+    case = Case(f"attention C{channels} H{heads} B{batch} L{length}", 4 * batch * channels * length**2)
+    case.candidates = {
+        "sqbert fused": lambda: ops.fused_attention(q, k, v, mask, heads),
+        "sqbert fused unpadded": lambda: ops.fused_attention(q, k, v, no_padding, heads),
+        "HF eager": lambda: ops.attention_reference(q, k, v, mask, heads),
+        "SDPA + transposes": sdpa,
+    }
+    return case
+
+
+def count_flops(fn: Callable[[], object]) -> int:
+    """FLOPs of one call, as torch.utils.flop_counter counts them (matmuls,
+    convolutions, and this package's ops by their registered formulas)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def model_case(batch: int, length: int, checkpoint: Optional[str] = None, compile_hf: bool = False,
+               onnx: bool = False, progress=print) -> Case:
+    """The whole base model: this package, and when transformers is installed,
+    Hugging Face's SqueezeBERT on the same weights and BERT-base (random init
+    from their configs, or the SqueezeBERT checkpoint folder given)."""
+    if checkpoint:
+        ours = SqueezeBertModel.from_pretrained(checkpoint)
+    else:
+        ours = SqueezeBertModel(SqueezeBertConfig(vocab_size=30528)).eval()
+    # Token ids every model here has (BERT-base has 30522 words).
+    ids = torch.randint(1, min(ours.config.vocab_size, 30522), (batch, length))
+    case = Case(f"model B{batch} L{length}", count_flops(lambda: ours(ids)))
+    case.candidates["sqbert_kernels"] = lambda: ours(ids)
+    case.model_flops = {"sqbert_kernels": case.flops}
+    try:
+        import transformers
+    except ImportError:
+        progress('  (transformers not installed: Hugging Face SqueezeBERT and BERT-base skipped; '
+                 'pip install ".[bench]")')
+        return case
+    transformers.logging.set_verbosity_error()
+    hf = transformers.SqueezeBertModel(transformers.SqueezeBertConfig(**vars(ours.config))).eval()
+    hf.load_state_dict(ours.state_dict())
+    bert = transformers.BertModel(transformers.BertConfig(), add_pooling_layer=True).eval()
+    case.candidates["HF SqueezeBERT"] = lambda: hf(ids)
+    case.candidates["HF BERT-base"] = lambda: bert(ids)
+    case.model_flops["HF SqueezeBERT"] = count_flops(lambda: hf(ids))
+    case.model_flops["HF BERT-base"] = count_flops(lambda: bert(ids))
+    if compile_hf:
+        compiled = torch.compile(hf)
+        case.candidates["torch.compile(HF SqueezeBERT)"] = lambda: compiled(ids)
+        case.model_flops["torch.compile(HF SqueezeBERT)"] = case.model_flops["HF SqueezeBERT"]
+    if onnx:
+        session = _onnx_session(hf, ids, progress)
+        if session is not None:
+            feed = {"input_ids": ids.numpy()}
+            case.candidates["ONNX Runtime (HF SqueezeBERT)"] = lambda: session.run(None, feed)
+            case.model_flops["ONNX Runtime (HF SqueezeBERT)"] = case.model_flops["HF SqueezeBERT"]
+    return case
+
+
+def _onnx_session(hf, ids, progress):
+    try:
+        import onnxruntime
+    except ImportError:
+        progress("  (onnxruntime not installed: ONNX Runtime skipped)")
+        return None
+    import os
+    import tempfile
+
+    path = os.path.join(tempfile.mkdtemp(), "squeezebert.onnx")
+    torch.onnx.export(hf, (ids,), path, input_names=["input_ids"], dynamo=False)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
+
+def sgemm_case(n: int = 1024) -> Case:
+    """The machine's fp32 ceiling: torch.mm on an n^3 product."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    return Case(f"mm {n}^3", 2 * n**3, {"torch.mm": lambda: torch.mm(a, b)})

@@ -1,0 +1,48 @@
+"""Conversion of a ``transformers`` SqueezeBERT model, in place, to run its
+encoder layers on ``torch.ops.sqbert``."""
+import torch.nn.functional as F
+from torch import nn
+
+from .conv import SqueezeBertConv1d
+from .encoder import (ConvActivation, ConvDropoutLayerNorm, SqueezeBertLayerNorm, SqueezeBertModule,
+                      SqueezeBertSelfAttention)
+
+
+def optimize(model: nn.Module) -> nn.Module:
+    """Converts a ``transformers`` SqueezeBERT model (any head) in place to run
+    its encoder layers on ``torch.ops.sqbert`` and returns it.
+
+    Each Hugging Face encoder layer, and its attention, convolution and
+    LayerNorm blocks, gets this package's class of the same name in place:
+    the attributes and forward signatures are the same, so parameters, state
+    dict keys and the rest of the transformers model stay as they were."""
+    swapped = 0
+    for layer in model.modules():
+        if type(layer).__name__ != "SqueezeBertModule" or not type(layer).__module__.startswith("transformers."):
+            continue
+        layer.intermediate.act_name = _hf_activation_name(layer.intermediate.act)
+        layer.__class__ = SqueezeBertModule
+        layer.attention.__class__ = SqueezeBertSelfAttention
+        layer.intermediate.__class__ = ConvActivation
+        for block in (layer.post_attention, layer.output):
+            block.__class__ = ConvDropoutLayerNorm
+            block.layernorm.__class__ = SqueezeBertLayerNorm
+        for conv in (layer.attention.query, layer.attention.key, layer.attention.value, layer.post_attention.conv1d,
+                     layer.intermediate.conv1d, layer.output.conv1d):
+            conv.__class__ = SqueezeBertConv1d
+        swapped += 1
+    if swapped == 0:
+        raise ValueError(f"optimize: expected a transformers SqueezeBERT model, found no SqueezeBertModule "
+                         f"in {type(model).__name__}")
+    return model
+
+
+def _hf_activation_name(act) -> str:
+    name = type(act).__name__
+    if name == "GELUActivation" and getattr(act, "act", None) in (F.gelu, None):
+        return "gelu"
+    names = {"NewGELUActivation": "gelu_new", "PytorchGELUTanh": "gelu_pytorch_tanh", "ReLU": "relu",
+             "SiLU": "silu", "Tanh": "tanh", "GELUTanh": "gelu_pytorch_tanh"}
+    if name not in names:
+        raise ValueError(f"optimize: unsupported activation {name}")
+    return names[name]

@@ -1,0 +1,179 @@
+"""The SqueezeBERT encoder stack on ``torch.ops.sqbert``: embeddings, the
+encoder layers (attention, convolutions, LayerNorms) on NCW activations,
+the encoder and the pooler, with Hugging Face's module names and forward
+signatures.
+"""
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from . import ops
+from .checkpoint import _ACTIVATIONS, SqueezeBertConfig
+from .conv import SqueezeBertConv1d, _packed_weight, _plain, _runs_packed
+
+
+def additive_mask(mask: Optional[Tensor], dtype: torch.dtype) -> Optional[Tensor]:
+    """The mask as the attention adds it: None; a [B, L] keep-mask (1 keep,
+    0 pad) or a boolean mask (True keep) becomes 0 / the dtype's minimum; a
+    float mask of 3 or more dims is used as it is (transformers' 4D masks)."""
+    if mask is None:
+        return None
+    if mask.dtype == torch.bool:
+        return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~mask, torch.finfo(dtype).min)
+    if mask.dim() == 2:
+        return ((1.0 - mask.to(dtype)) * torch.finfo(dtype).min)[:, None, None, :]
+    return mask.to(dtype)
+
+
+class SqueezeBertEmbeddings(nn.Module):
+    """Word, position and token-type embeddings, LayerNorm, dropout: [B, L, C]."""
+
+    def __init__(self, config: SqueezeBertConfig):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(config.vocab_size, config.embedding_size, padding_idx=config.pad_token_id)
+        self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.embedding_size)
+        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.embedding_size)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.register_buffer("position_ids", torch.arange(config.max_position_embeddings).expand((1, -1)),
+                             persistent=False)
+
+    def forward(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None):
+        shape = input_ids.shape if input_ids is not None else inputs_embeds.shape[:-1]
+        if position_ids is None:
+            position_ids = self.position_ids[:, : shape[1]]
+        if token_type_ids is None:
+            token_type_ids = torch.zeros(shape, dtype=torch.long, device=self.position_ids.device)
+        if inputs_embeds is None:
+            inputs_embeds = self.word_embeddings(input_ids)
+        embeddings = inputs_embeds + self.position_embeddings(position_ids) + self.token_type_embeddings(token_type_ids)
+        return self.dropout(self.LayerNorm(embeddings))
+
+
+class SqueezeBertLayerNorm(nn.LayerNorm):
+    """LayerNorm over the channels of NCW activations."""
+
+    def forward(self, x: Tensor, residual: Optional[Tensor] = None) -> Tensor:
+        return ops.add_layernorm(x, residual, self.weight, self.bias, self.eps)
+
+
+class SqueezeBertSelfAttention(nn.Module):
+    def __init__(self, config: SqueezeBertConfig, cin: int, q_groups=1, k_groups=1, v_groups=1):
+        super().__init__()
+        if cin % config.num_attention_heads != 0:
+            raise ValueError(f"cin ({cin}) is not a multiple of the number of attention heads "
+                             f"({config.num_attention_heads})")
+        self.num_attention_heads = config.num_attention_heads
+        self.attention_head_size = cin // config.num_attention_heads
+        self.all_head_size = cin
+        self.query = SqueezeBertConv1d(cin, cin, kernel_size=1, groups=q_groups)
+        self.key = SqueezeBertConv1d(cin, cin, kernel_size=1, groups=k_groups)
+        self.value = SqueezeBertConv1d(cin, cin, kernel_size=1, groups=v_groups)
+        self.dropout = nn.Dropout(config.attention_probs_dropout_prob)
+
+    def forward(self, hidden_states, attention_mask, output_attentions=False):
+        if output_attentions:
+            raise NotImplementedError("sqbert_kernels' fused attention does not return attention scores; "
+                                      "run the Hugging Face model for output_attentions=True")
+        q, k, v = (conv(hidden_states) for conv in (self.query, self.key, self.value))
+        mask = additive_mask(attention_mask, q.dtype)
+        if self.training and self.dropout.p > 0:
+            # Dropout on the attention probabilities: the stock composition.
+            context = ops.attention_reference(q, k, v, mask, self.num_attention_heads, self.dropout)
+        else:
+            context = ops.fused_attention(q, k, v, mask, self.num_attention_heads)
+        return {"context_layer": context}
+
+
+class ConvDropoutLayerNorm(nn.Module):
+    """LayerNorm(dropout(conv(x)) + residual), the LayerNorm over channels."""
+
+    def __init__(self, cin, cout, groups, dropout_prob):
+        super().__init__()
+        self.conv1d = SqueezeBertConv1d(cin, cout, kernel_size=1, groups=groups)
+        self.layernorm = SqueezeBertLayerNorm(cout)
+        self.dropout = nn.Dropout(dropout_prob)
+
+    def forward(self, hidden_states, input_tensor):
+        return self.layernorm(self.dropout(self.conv1d(hidden_states)), input_tensor)
+
+
+class ConvActivation(nn.Module):
+    """act(conv(x)); the exact GELU runs in the convolution's epilogue."""
+
+    def __init__(self, cin, cout, groups, act):
+        super().__init__()
+        self.conv1d = SqueezeBertConv1d(cin, cout, kernel_size=1, groups=groups)
+        self.act_name = act
+
+    def forward(self, x):
+        if self.act_name == "gelu":
+            # In the epilogue unless a hook should see the convolution's own output.
+            return self.conv1d(x, "gelu") if _plain(self.conv1d) else F.gelu(self.conv1d(x))
+        if self.act_name not in _ACTIVATIONS:
+            raise ValueError(f"unsupported hidden_act {self.act_name!r}: expected gelu or one of "
+                             f"{sorted(_ACTIVATIONS)}")
+        return _ACTIVATIONS[self.act_name](self.conv1d(x))
+
+
+class SqueezeBertModule(nn.Module):
+    """One encoder layer on NCW activations; Hugging Face's forward signature."""
+
+    def __init__(self, config: SqueezeBertConfig):
+        super().__init__()
+        c = config.hidden_size
+        self.attention = SqueezeBertSelfAttention(config, c, config.q_groups, config.k_groups, config.v_groups)
+        self.post_attention = ConvDropoutLayerNorm(c, c, config.post_attention_groups, config.hidden_dropout_prob)
+        self.intermediate = ConvActivation(c, config.intermediate_size, config.intermediate_groups, config.hidden_act)
+        self.output = ConvDropoutLayerNorm(config.intermediate_size, c, config.output_groups,
+                                           config.hidden_dropout_prob)
+
+    def forward(self, hidden_states, attention_mask, output_attentions=False):
+        context = self.attention(hidden_states, attention_mask, output_attentions)["context_layer"]
+        post_attention = self.post_attention(context, hidden_states)
+        inter, out = self.intermediate.conv1d, self.output.conv1d
+        if (self.intermediate.act_name == "gelu" and inter.groups == out.groups
+                and not (self.training and self.output.dropout.p > 0) and _plain(self.intermediate, inter, self.output, self.output.dropout, out)):
+            w1, b1, w2, b2 = inter.weight, inter.bias, out.weight, out.bias
+            if _runs_packed(post_attention, w1, b1, w2, b2):
+                # Both convolutions one block of positions at a time: the
+                # [B, 3072, L] intermediate never leaves the cache.
+                isa = ops.cpu_isa()
+                ffn = ops.grouped_pw_ffn_packed(post_attention, _packed_weight(inter, w1, b1, isa),
+                                                _packed_weight(out, w2, b2, isa), inter.out_channels,
+                                                out.out_channels, "gelu")
+                return {"feature_map": self.output.layernorm(ffn, post_attention)}
+        return {"feature_map": self.output(self.intermediate(post_attention), post_attention)}
+
+
+class SqueezeBertEncoder(nn.Module):
+    def __init__(self, config: SqueezeBertConfig):
+        super().__init__()
+        if config.embedding_size != config.hidden_size:
+            raise ValueError("SqueezeBERT needs embedding_size == hidden_size")
+        self.layers = nn.ModuleList(SqueezeBertModule(config) for _ in range(config.num_hidden_layers))
+
+    def forward(self, hidden_states, attention_mask=None, output_hidden_states=False):
+        # [B, L, C] -> NCW once for the whole encoder.
+        x = hidden_states.transpose(1, 2).contiguous()
+        all_hidden = []
+        for layer in self.layers:
+            if output_hidden_states:
+                all_hidden.append(x.transpose(1, 2))
+            x = layer(x, attention_mask)["feature_map"]
+        x = x.transpose(1, 2)
+        if output_hidden_states:
+            all_hidden.append(x)
+        return x, (tuple(all_hidden) if output_hidden_states else None)
+
+
+class SqueezeBertPooler(nn.Module):
+    def __init__(self, config: SqueezeBertConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.activation = nn.Tanh()
+
+    def forward(self, hidden_states):
+        return self.activation(self.dense(hidden_states[:, 0]))
