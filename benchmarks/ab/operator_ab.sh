@@ -4,8 +4,9 @@
 # (the old one in namespace sqold) and timed alternately on the same
 # inputs. x86 with AVX2 only.
 #   benchmarks/ab/operator_ab.sh OPERATOR OLD NEW BATCH LENGTH [ROUNDS]
-# OPERATOR: attention (attention_ab.cc) or conv (conv_ab.cc: the packed
-# convolutions on SqueezeBERT's shapes and the feed-forward block), e.g.
+# OPERATOR: attention (attention_ab.cc), conv (conv_ab.cc: the packed
+# convolutions on SqueezeBERT's shapes and the feed-forward block) or
+# layernorm (layernorm_ab.cc: residual + LayerNorm, 768 channels), e.g.
 #   benchmarks/ab/operator_ab.sh conv 3330dc9 . 1 128
 set -euo pipefail
 [ $# -ge 5 ] || { echo "usage: $0 OPERATOR OLD NEW BATCH LENGTH [ROUNDS]" >&2; exit 2; }
