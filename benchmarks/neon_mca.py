@@ -47,7 +47,7 @@ CORES = {
     "cortex-a55": (8, "in-order, 64-bit-wide NEON datapath: one 128-bit FMLA per cycle"),
 }
 
-# The micro-kernel template: gemm_8x8<kPartial, kAdjacent, kScaled>; kScaled
+# The micro-kernel template: gemm_8x8<kPartial, kRowsAdjacent, kScaled>; kScaled
 # (attention's column scale) only changes the stores, so its loops are left out.
 VARIANTS = {
     ("false", "true"): "full tile, packed weights (2 vector loads of weights per k)",

@@ -1,6 +1,7 @@
 """Fused attention from NCW q, k, v to the NCW context against Hugging Face's
 eager composition and scaled_dot_product_attention with the transposes it
-needs: pytest benchmarks --benchmark-only"""
+needs: pytest --benchmark-only (batch 1, length 128, 1 thread;
+--bench-matrix=full: 1 and 2 threads, batch 1 and 8, length 128 and 512)"""
 import pytest
 import torch
 
@@ -9,10 +10,8 @@ from sqbert_kernels.bench import attention_case
 CANDIDATES = ["sqbert fused", "sqbert fused unpadded", "HF eager", "SDPA + transposes"]
 
 
+# threads, batch and length: from the matrix (benchmarks/conftest.py).
 @pytest.mark.parametrize("candidate", CANDIDATES)
-@pytest.mark.parametrize("length", [128, 512])
-@pytest.mark.parametrize("batch", [1, 8])
-@pytest.mark.parametrize("threads", [1, 2], indirect=True)
 def test_fused_attention(benchmark, threads, batch, length, candidate):
     case = attention_case(batch, length)
     benchmark.group = f"{case.name} t{threads}"

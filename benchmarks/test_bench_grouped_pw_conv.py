@@ -1,15 +1,15 @@
 """Grouped 1x1 convolution latency against conv1d, one bmm over the groups
-and BERT-base's dense nn.Linear, at 1 and 2 threads, for SqueezeBERT's
-shapes: pytest benchmarks --benchmark-only"""
+and BERT-base's dense nn.Linear, for SqueezeBERT's shapes: pytest
+--benchmark-only (batch 1, length 128, 1 thread; --bench-matrix=full: 1 and 2
+threads, batch 1 and 8, length 128 and 512)"""
 import pytest
 import torch
 
-from sqbert_kernels.bench import SQUEEZEBERT_SHAPES, conv_case, sgemm_case
+from sqbert_kernels.bench import SQUEEZEBERT_CONVS, conv_case, sgemm_case
 
 CANDIDATES = ["sqbert packed", "sqbert", "conv1d", "bmm", "linear (dense)"]
 
 
-@pytest.mark.parametrize("threads", [1, 2], indirect=True)
 def test_sgemm_ceiling(benchmark, threads):
     case = sgemm_case()
     benchmark.group = f"mm 1024^3 t{threads}"
@@ -17,13 +17,11 @@ def test_sgemm_ceiling(benchmark, threads):
     benchmark(case.candidates["torch.mm"])
 
 
+# threads, batch and length: from the matrix (benchmarks/conftest.py).
 @pytest.mark.parametrize("candidate", CANDIDATES)
-@pytest.mark.parametrize("cin,cout", SQUEEZEBERT_SHAPES)
-@pytest.mark.parametrize("length", [128, 512])
-@pytest.mark.parametrize("batch", [1, 8])
-@pytest.mark.parametrize("threads", [1, 2], indirect=True)
-def test_grouped_pw_conv(benchmark, threads, batch, length, cin, cout, candidate):
-    case = conv_case(cin, cout, batch, length)
+@pytest.mark.parametrize("cin,cout,groups", SQUEEZEBERT_CONVS)
+def test_grouped_pw_conv(benchmark, threads, batch, length, cin, cout, groups, candidate):
+    case = conv_case(cin, cout, batch, length, groups)
     benchmark.group = f"{case.name} t{threads}"
     benchmark.extra_info.update(candidate=candidate, flops=case.flops)
     with torch.no_grad():

@@ -1,5 +1,6 @@
 """The whole base model: this package against Hugging Face's SqueezeBERT on
-the same weights and BERT-base: pytest benchmarks --benchmark-only"""
+the same weights and BERT-base: pytest --benchmark-only (batch 1, length 128
+at 1 and 2 threads; --bench-matrix=full: batch 1 and 8, length 128 and 512)"""
 import functools
 
 import pytest
@@ -15,10 +16,10 @@ def cached_case(batch, length):
     return model_case(batch, length, progress=lambda _: None)
 
 
+# threads, batch and length: from the matrix (benchmarks/conftest.py); the
+# default one has the model at 2 threads too.
+@pytest.mark.bench_default((2, 1, 128))
 @pytest.mark.parametrize("candidate", CANDIDATES)
-@pytest.mark.parametrize("length", [128, 512])
-@pytest.mark.parametrize("batch", [1, 8])
-@pytest.mark.parametrize("threads", [1, 2], indirect=True)
 def test_model(benchmark, threads, batch, length, candidate):
     case = cached_case(batch, length)
     if candidate not in case.candidates:

@@ -41,7 +41,9 @@ def pack_pw_weight(weight: Tensor, bias: Optional[Tensor], groups: int, isa: Opt
 
 def grouped_pw_conv_packed(x: Tensor, packed_weight: Tensor, out_channels: int,
                            activation: str = "none") -> Tensor:
-    """:func:`grouped_pw_conv` with prepacked weights, for inference (no autograd)."""
+    """:func:`grouped_pw_conv` with prepacked weights, for inference: with grad
+    mode on, an ``x`` that requires grad is a RuntimeError (train with
+    :func:`grouped_pw_conv`, which is differentiable)."""
     return torch.ops.sqbert.grouped_pw_conv_packed(x, packed_weight, out_channels, activation)
 
 
@@ -52,7 +54,9 @@ def grouped_pw_ffn_packed(x: Tensor, packed_w1: Tensor, packed_w2: Tensor, hidde
     transformer's feed-forward block,
     ``grouped_pw_conv_packed(act(grouped_pw_conv_packed(x, packed_w1, hidden_channels)), packed_w2, out_channels)``,
     run one block of positions at a time so the hidden activations stay in
-    cache. Weights from :func:`pack_pw_weight`; inference only (no autograd).
+    cache. Weights from :func:`pack_pw_weight`; inference only: with grad mode
+    on, an ``x`` that requires grad is a RuntimeError (train with two
+    :func:`grouped_pw_conv` calls, which are differentiable).
     """
     return torch.ops.sqbert.grouped_pw_ffn_packed(x, packed_w1, packed_w2, hidden_channels, out_channels,
                                                   activation)

@@ -1,7 +1,9 @@
 """What the test suites share (the x86 CPU suite, the Triton interpreter
-tests, and tests/aarch64 under qemu): convolution inputs, the float64
-reference, and bad-input cases (every backend raises the same RuntimeError
-messages). Plain helpers: no fixtures, no conftest."""
+tests, and tests/aarch64 under qemu): convolution and feed-forward inputs,
+the float64 references, and bad-input cases (every backend raises the same
+RuntimeError messages). Plain helpers: no fixtures, no conftest (the
+backends and their fixture: backends.py; the tests every suite runs:
+test_shared_ops.py)."""
 import torch
 import torch.nn.functional as F
 
@@ -16,9 +18,30 @@ def make(batch, cin, cout, groups, length, bias=True):
 
 
 def reference(x, w, b, groups):
-    """conv1d in float64, so the float32 result is judged against exact math."""
-    return F.conv1d(x.double(), w.double().reshape(w.shape[0], -1, 1),
-                    None if b is None else b.double(), groups=groups)
+    """conv1d(x, w, b, groups=groups) in float64, so the float32 result is
+    judged against exact math: one batched matmul over the groups (the same
+    sums as conv1d, whose float64 path is some 50x slower at these sizes, and
+    emulated 100x slower again under qemu)."""
+    batch, cin, length = x.shape
+    cout = w.shape[0]
+    k = cin // groups
+    y = torch.matmul(w.double().reshape(groups, cout // groups, k),
+                     x.double().reshape(batch, groups, k, length)).reshape(batch, cout, length)
+    return y if b is None else y + b.double()[:, None]
+
+
+def ffn_inputs(batch, groups, k, hidden, m, length):
+    """x and the (weight, bias) of a feed-forward block's two convolutions:
+    k -> hidden -> m channels per group."""
+    x, w1, b1 = make(batch, groups * k, groups * hidden, groups, length)
+    _, w2, b2 = make(1, groups * hidden, groups * m, groups, 1)
+    return x, (w1, b1), (w2, b2)
+
+
+def ffn_reference(x, first, second, groups, activation):
+    """The two convolutions in float64, through the activation between them."""
+    h = reference(x, *first, groups)
+    return reference(F.gelu(h) if activation == "gelu" else h, *second, groups)
 
 
 # x shape, weight shape, bias shape or None, groups, message (a regex).

@@ -7,19 +7,26 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 import sqbert_kernels  # noqa: E402
+import backends  # noqa: E402
+from backends import backend  # noqa: E402,F401  (the fixture: every backend of this suite)
+
+
+def pytest_configure(config):
+    backends.configure(config)
 
 
 def pytest_generate_tests(metafunc):
-    # Every test that takes `isa` runs once per CPU kernel this machine has.
+    # Every test that takes `isa` runs once per CPU kernel this machine has;
+    # every test that takes `backend` once per backend (tests/backends.py).
     if "isa" in metafunc.fixturenames:
         metafunc.parametrize("isa", sqbert_kernels.cpu_isas(), indirect=True)
+    backends.parametrize(metafunc)
 
 
 @pytest.fixture
 def isa(request):
-    previous = sqbert_kernels.set_cpu_isa(request.param)
-    yield request.param
-    sqbert_kernels.set_cpu_isa(previous)
+    with backends.selected_cpu_isa(request.param):
+        yield request.param
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,8 @@
 """The fusions the model uses: GELU in the convolution's epilogue, the
 feed-forward block's two convolutions in one op, and residual + LayerNorm
-over the channels of NCW activations."""
+over the channels of NCW activations. The GELU epilogue and the
+feed-forward block at small sizes, their autograd and bad activations run
+on every backend: test_shared_ops.py."""
 import pytest
 import torch
 import torch.nn.functional as F
@@ -8,41 +10,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 import sqbert_kernels as sk
-from cases import make, reference
-
-
-@pytest.mark.parametrize("m,length", [(1, 1), (7, 17), (13, 33), (192, 128)])
-def test_gelu_epilogue_matches_conv1d_then_gelu(isa, m, length):
-    x = torch.randn(2, 4 * 9, length) * 2
-    w = torch.randn(4 * m, 9, 1)
-    b = torch.randn(4 * m)
-    ref = F.gelu(F.conv1d(x.double(), w.double(), b.double(), groups=4))
-    for y in (sk.grouped_pw_conv(x, w, b, 4, "gelu"),
-              sk.grouped_pw_conv_packed(x, sk.pack_pw_weight(w, b, 4), 4 * m, "gelu")):
-        torch.testing.assert_close(y.double(), ref, rtol=1e-5, atol=2e-5)
-
-
-def test_gelu_epilogue_extreme_values(isa):
-    # Saturated tails: gelu(x) = x far right, 0 far left, never NaN.
-    x = torch.tensor([[[-1e4, -60.0, -8.0, -1e-3, 0.0, 1e-3, 8.0, 60.0, 1e4]]])
-    y = sk.grouped_pw_conv(x, torch.ones(1, 1, 1), None, 1, "gelu")
-    torch.testing.assert_close(y.double(), F.gelu(x.double()), rtol=1e-6, atol=1e-6)
-
-
-def test_gelu_epilogue_autograd():
-    x = torch.randn(2, 8, 5, requires_grad=True)
-    w = torch.randn(12, 4, 1, requires_grad=True)
-    b = torch.randn(12, requires_grad=True)
-    grad = torch.randn(2, 12, 5)
-    ours = torch.autograd.grad(sk.grouped_pw_conv(x, w, b, 2, "gelu"), (x, w, b), grad)
-    ref = torch.autograd.grad(F.gelu(F.conv1d(x, w, b, groups=2)), (x, w, b), grad)
-    for a, r in zip(ours, ref):
-        torch.testing.assert_close(a, r, rtol=1e-4, atol=1e-5)
-
-
-def test_unknown_activation():
-    with pytest.raises(RuntimeError, match=r'activation "none" or "gelu", got "relu"'):
-        sk.grouped_pw_conv(torch.randn(1, 4, 3), torch.randn(4, 4, 1), None, 1, "relu")
+from cases import ffn_inputs, ffn_reference
 
 
 def test_opcheck_gelu():
@@ -96,37 +64,19 @@ def test_add_layernorm_autograd_and_opcheck():
     torch.library.opcheck(torch.ops.sqbert.add_layernorm, (x, None, w, b, 1e-5))
 
 
-def ffn_inputs(batch, groups, k, hidden, m, length):
-    x, w1, b1 = make(batch, groups * k, groups * hidden, groups, length)
-    _, w2, b2 = make(1, groups * hidden, groups * m, groups, 1)
-    return x, (w1, b1), (w2, b2)
-
-
-def ffn_reference(x, first, second, groups, activation):
-    h = reference(x, *first, groups)
-    return reference(F.gelu(h) if activation == "gelu" else h, *second, groups)
-
-
 def ffn(x, first, second, groups, activation):
     return sk.grouped_pw_ffn_packed(x, sk.pack_pw_weight(*first, groups), sk.pack_pw_weight(*second, groups),
                                     first[0].shape[0], second[0].shape[0], activation)
 
 
-# Hidden depths of one, two (1100 = 550 + 550) and three (2100) slices of the
-# second convolution; m, k and lengths past the tiles.
-@pytest.mark.parametrize("groups,k,hidden,m,length", [
-    (1, 1, 1, 1, 1), (4, 5, 7, 3, 17), (2, 9, 1100, 13, 33), (3, 31, 5, 1, 1), (1, 4, 2100, 6, 19),
-    (4, 192, 768, 192, 128)])
-@pytest.mark.parametrize("activation", ["gelu", "none"])
-def test_ffn_matches_two_convolutions(isa, groups, k, hidden, m, length, activation):
-    x, first, second = ffn_inputs(2, groups, k, hidden, m, length)
-    y = ffn(x, first, second, groups, activation)
-    assert y.shape == (2, groups * m, length) and y.is_contiguous()
-    torch.testing.assert_close(y.double(), ffn_reference(x, first, second, groups, activation),
-                               rtol=1e-4, atol=1e-4)
-    # The same sums in the same order as the two packed convolutions.
-    h = sk.grouped_pw_conv_packed(x, sk.pack_pw_weight(*first, groups), groups * hidden, activation)
-    assert torch.equal(y, sk.grouped_pw_conv_packed(h, sk.pack_pw_weight(*second, groups), groups * m))
+def test_ffn_squeezebert_size(isa):
+    # SqueezeBERT's feed-forward block at 128 positions (the smaller cases
+    # run on every backend: test_shared_ops.py).
+    x, first, second = ffn_inputs(2, 4, 192, 768, 192, 128)
+    y = ffn(x, first, second, 4, "gelu")
+    torch.testing.assert_close(y.double(), ffn_reference(x, first, second, 4, "gelu"), rtol=1e-4, atol=1e-4)
+    h = sk.grouped_pw_conv_packed(x, sk.pack_pw_weight(*first, 4), 4 * 768, "gelu")
+    assert torch.equal(y, sk.grouped_pw_conv_packed(h, sk.pack_pw_weight(*second, 4), 4 * 192))
 
 
 def test_ffn_strided_input_and_empty(isa):
@@ -166,6 +116,9 @@ def test_ffn_opcheck_and_flops():
     x, first, second = ffn_inputs(2, 2, 3, 5, 4, 7)
     args = (x, sk.pack_pw_weight(*first, 2), sk.pack_pw_weight(*second, 2), 10, 8, "gelu")
     torch.library.opcheck(torch.ops.sqbert.grouped_pw_ffn_packed, args)
+    # Inference only, registered at the Autograd key (refusing x that requires grad).
+    torch.library.opcheck(torch.ops.sqbert.grouped_pw_ffn_packed, (x.clone().requires_grad_(True), *args[1:]),
+                          test_utils="test_autograd_registration")
     with FlopCounterMode(display=False) as counter:
         torch.ops.sqbert.grouped_pw_ffn_packed(*args)
     assert counter.get_total_flops() == 2 * 2 * 7 * (10 * 3 + 8 * 5)

@@ -1,7 +1,8 @@
 """The packed-weight format: every field of the header is what pack_pw_weight
 was given, the ops run a packed tensor on the kernel its header names, and a
 tensor whose header lies (forged, corrupted, truncated, from another kernel
-or format) is a RuntimeError that says what was expected, never a crash."""
+or format) is a RuntimeError that says what was expected, never a crash.
+(That a packing runs on its kernel after set_cpu_isa: test_shared_ops.py.)"""
 import struct
 import threading
 import time
@@ -53,28 +54,6 @@ def test_header_describes_the_weights(isa):
     assert all(torch.equal(packed[g, :64], packed[0, :64]) for g in range(3))
     assert header(sk.pack_pw_weight(w, None, 3))["has_bias"] == 0
     assert fnv1a(packed[0, :60].numpy().tobytes()) == struct.unpack("<I", packed[0, 60:64].numpy().tobytes())[0]
-
-
-@pytest.mark.skipif(len(sk.cpu_isas()) < 2, reason="one CPU kernel on this machine")
-def test_packed_weights_run_on_their_kernel_after_set_cpu_isa():
-    x, w, b = make(2, 12, 20, 4, 19)
-    w2 = torch.randn(8, 5, 1)
-    best, best2 = sk.pack_pw_weight(w, b, 4), sk.pack_pw_weight(w2, None, 4)
-    want, want_ffn = sk.grouped_pw_conv_packed(x, best, 20), sk.grouped_pw_ffn_packed(x, best, best2, 20, 8)
-    previous = sk.set_cpu_isa("scalar")
-    try:
-        scalar, scalar2 = sk.pack_pw_weight(w, b, 4), sk.pack_pw_weight(w2, None, 4)
-        assert header(scalar)["kernel"] == KERNEL_IDS["scalar"]
-        assert torch.equal(sk.grouped_pw_conv_packed(x, best, 20), want)
-        assert torch.equal(sk.grouped_pw_ffn_packed(x, best, best2, 20, 8), want_ffn)
-        y = sk.grouped_pw_conv_packed(x, scalar, 20)
-        torch.testing.assert_close(y.double(), reference(x, w, b, 4), rtol=1e-5, atol=1e-5)
-    finally:
-        sk.set_cpu_isa(previous)
-    torch.testing.assert_close(sk.grouped_pw_ffn_packed(x, scalar, scalar2, 20, 8), want_ffn, rtol=1e-5, atol=1e-5)
-    with pytest.raises(RuntimeError, match=r"packed_w1 and packed_w2 packed for one kernel, got the \w+ kernel "
-                                           r"\(6x16\) and the scalar kernel \(4x4\)"):
-        sk.grouped_pw_ffn_packed(x, best, scalar2, 20, 8)
 
 
 def test_pack_for_a_named_kernel(isa):

@@ -17,9 +17,11 @@ work=${SQBERT_AB_DIR:-$root/build/ab}
 rm -rf "$work" && mkdir -p "$work/old" "$work/new" "$work/obj_old" "$work/obj_new"
 git -C "$root" archive "$2" csrc | tar -x -C "$work/old"
 if [ "$3" = . ]; then cp -r "$root/csrc" "$work/new/"; else git -C "$root" archive "$3" csrc | tar -x -C "$work/new"; fi
+# -DNDEBUG as in the shipped build (setup.py gets it from Python's CFLAGS)
+# and CMake's Release: the kernels' assert()s are for the checked builds.
 build() {  # namespace, csrc dir, object dir
   for f in "$2"/kernels/*.cpp "$2"/operators/*.cpp; do
-    g++ -O3 -std=c++17 -D"sqbert=$1" -I"$2" -c "$f" -o "$3/$(basename "$f" .cpp).o" &
+    g++ -O3 -std=c++17 -DNDEBUG -D"sqbert=$1" -I"$2" -c "$f" -o "$3/$(basename "$f" .cpp).o" &
   done
   wait
 }

@@ -2,13 +2,19 @@
 // kernels are checked against in the C++ tests.
 #include "f32_gemm.h"
 
+#include <cassert>
+
 namespace sqbert {
 
 void f32_gemm_4x4__scalar(size_t mr, size_t nc, size_t kc,
                           const F32GemmWeights& w, const float* x,
                           size_t x_stride, float* y, size_t y_stride,
-                          bool accumulate, const float* col_scale) {
+                          const F32GemmEpilogue& epilogue) {
   constexpr size_t MR = 4, NR = 4;
+  assert(mr >= 1 && mr <= MR && nc >= 1 && nc <= NR);
+  assert(kc == 0 || (w.w != nullptr && x != nullptr));
+  const bool accumulate = epilogue.accumulate;
+  const float* col_scale = epilogue.col_scale;
   float acc[MR][NR] = {};
   for (size_t i = 0; i < mr; i++) {
     for (size_t j = 0; j < nc; j++) {

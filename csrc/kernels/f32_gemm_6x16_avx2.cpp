@@ -2,10 +2,11 @@
 // 12 ymm accumulators, 2 ymm for the x row and 1 for the broadcast weight
 // fit the 16 registers; per k step 12 FMAs against 2 loads and 6 broadcasts,
 // so the two FMA pipes, not the load ports, set the pace.
-#if defined(__x86_64__) || defined(_M_X64)
+#if defined(__x86_64__)
 
 #include <immintrin.h>
 
+#include <cassert>
 #include <cstdint>
 
 #include "f32_gemm.h"
@@ -27,7 +28,7 @@ __m256i first_lanes(size_t n) {
 // bytes (64 k steps) ahead.
 constexpr uintptr_t kPrefetchAhead = 1536;
 
-// kMasked: the tile is narrower than 16 (nc < 16); x and y are touched only
+// kPartial: the tile is narrower than 16 (nc < 16); x and y are touched only
 // in the first nc columns. kRowsAdjacent: w.stride_m == 1 (packed weights,
 // keys read transposed), so one pointer and constant offsets reach the six
 // weights of a k step; otherwise rows 0-2 and 3-5 hang off two pointers by
@@ -36,14 +37,14 @@ constexpr uintptr_t kPrefetchAhead = 1536;
 // kRows (2, 4 or 6, at least mr) rows are computed: a tile of 1-4 rows
 // (attention's last 2 of 128 keys, 4 of 64 channels) skips the FMAs of the
 // rest instead of repeating its last row.
-template <bool kMasked, bool kRowsAdjacent, size_t kRows, bool kScaled>
+template <bool kPartial, bool kRowsAdjacent, size_t kRows, bool kScaled>
 void gemm_6x16(size_t mr, size_t nc, size_t kc, const F32GemmWeights& wt,
                const float* x, size_t x_stride, float* y, size_t y_stride,
                bool accumulate, const float* col_scale) {
   const __m256i mask0 = first_lanes(nc < 8 ? nc : 8);
   const __m256i mask1 = first_lanes(nc > 8 ? nc - 8 : 0);
   auto load = [&](const float* p, __m256i mask) {
-    return kMasked ? _mm256_maskload_ps(p, mask) : _mm256_loadu_ps(p);
+    return kPartial ? _mm256_maskload_ps(p, mask) : _mm256_loadu_ps(p);
   };
 
   // Rows past mr repeat the last real row: they are read, never stored.
@@ -114,7 +115,7 @@ void gemm_6x16(size_t mr, size_t nc, size_t kc, const F32GemmWeights& wt,
       hi = _mm256_mul_ps(hi, scale1);
     }
     float* row = y + i * y_stride;
-    if (kMasked) {
+    if (kPartial) {
       _mm256_maskstore_ps(row, mask0, lo);
       _mm256_maskstore_ps(row + 8, mask1, hi);
     } else {
@@ -152,7 +153,11 @@ void gemm_6x16_rows(size_t mr, size_t kc, const F32GemmWeights& w, const float* 
 [[gnu::flatten]] void f32_gemm_6x16__avx2(size_t mr, size_t nc, size_t kc,
                                           const F32GemmWeights& w, const float* x,
                                           size_t x_stride, float* y, size_t y_stride,
-                                          bool accumulate, const float* col_scale) {
+                                          const F32GemmEpilogue& epilogue) {
+  assert(mr >= 1 && mr <= 6 && nc >= 1 && nc <= 16);
+  assert(kc == 0 || (w.w != nullptr && x != nullptr));
+  const bool accumulate = epilogue.accumulate;
+  const float* col_scale = epilogue.col_scale;
   if (col_scale != nullptr) {
     if (nc == 16) {
       gemm_6x16_rows<true>(mr, kc, w, x, x_stride, y, y_stride, accumulate, col_scale);

@@ -1,14 +1,16 @@
 // ARM NEON (AArch64, ARMv8.0) micro-kernel: 8 output rows x 8 sequence
 // positions, 16 q-register accumulators. With the 8 weights of a k step
 // adjacent (packed panels, full tiles) they come in 2 loads and feed 16
-// by-lane FMAs; otherwise each row's weight is loaded and broadcast (ld1r).
-// Either way, per k step the loads (4 or 10) stay below what two load pipes
-// issue while the two FMA pipes run the 16 FMAs (Cortex-A76, Neoverse N1):
-// benchmarks/neon_mca.py has llvm-mca's predictions.
+// by-lane FMAs; otherwise each row's weight is loaded into its lane of the
+// same two registers (ld1 {v.s}[i]: 8 lane loads) for the same by-lane
+// FMAs. Either way, per k step the loads (4 or 10) stay below what two load
+// pipes issue while the two FMA pipes run the 16 FMAs (Cortex-A76, Neoverse
+// N1): benchmarks/neon_mca.py has llvm-mca's predictions.
 #if defined(__aarch64__)
 
 #include <arm_neon.h>
 
+#include <cassert>
 #include <cstring>
 
 #include "f32_gemm.h"
@@ -37,9 +39,9 @@ inline void load_row(const float* p, size_t nc, float32x4_t& lo, float32x4_t& hi
   }
 }
 
-// kAdjacent: the 8 rows' weights of a k step are adjacent in memory.
+// kRowsAdjacent: the 8 rows' weights of a k step are adjacent in memory.
 // kScaled: col_scale is given (its own instantiations, as on AVX2).
-template <bool kPartial, bool kAdjacent, bool kScaled>
+template <bool kPartial, bool kRowsAdjacent, bool kScaled>
 void gemm_8x8(size_t mr, size_t nc, size_t kc, const F32GemmWeights& wt,
               const float* x, size_t x_stride, float* y, size_t y_stride,
               bool accumulate, const float* col_scale) {
@@ -73,7 +75,7 @@ void gemm_8x8(size_t mr, size_t nc, size_t kc, const F32GemmWeights& wt,
     float32x4_t xl, xh;
     load_row<kPartial>(x, nc, xl, xh);
     float32x4_t a0123, a4567;
-    if (kAdjacent) {
+    if (kRowsAdjacent) {
       a0123 = vld1q_f32(w[0] + kk);
       a4567 = vld1q_f32(w[0] + kk + 4);
     } else {
@@ -149,7 +151,11 @@ void gemm_8x8_rows(size_t mr, size_t nc, size_t kc, const F32GemmWeights& w,
 void f32_gemm_8x8__neon(size_t mr, size_t nc, size_t kc,
                         const F32GemmWeights& w, const float* x,
                         size_t x_stride, float* y, size_t y_stride,
-                        bool accumulate, const float* col_scale) {
+                        const F32GemmEpilogue& epilogue) {
+  assert(mr >= 1 && mr <= 8 && nc >= 1 && nc <= 8);
+  assert(kc == 0 || (w.w != nullptr && x != nullptr));
+  const bool accumulate = epilogue.accumulate;
+  const float* col_scale = epilogue.col_scale;
   const bool partial = nc != 8;
   if (col_scale != nullptr) {
     if (partial) {

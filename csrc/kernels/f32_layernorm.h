@@ -20,8 +20,7 @@
 //
 // Row c of x, r and y starts at x + c * x_stride (and so on); only the
 // first n floats of a row are read or written. The kernel sweeps whole row
-// segments (the sums' passes two rows at a time), which keeps its reads
-// sequential: positions as vector lanes, per-position sums in
+// segments, which keeps its reads sequential: positions as vector lanes, per-position sums in
 // `scratch` (2 * n floats; the second half holds z[0] until the means are
 // in). z is staged in y, so y may be x itself (in place).
 #pragma once
@@ -40,7 +39,7 @@ void f32_layernorm__scalar(size_t channels, size_t n, const float* x, size_t x_s
                            const float* beta, float eps, float* y, size_t y_stride,
                            float* scratch);
 
-#if defined(__x86_64__) || defined(_M_X64)
+#if defined(__x86_64__)
 void f32_layernorm__avx2(size_t channels, size_t n, const float* x, size_t x_stride,
                          const float* r, size_t r_stride, const float* gamma,
                          const float* beta, float eps, float* y, size_t y_stride,

@@ -1,8 +1,9 @@
 // The f32 GELU micro-kernel contract: x = x * (1 + erf(x / sqrt(2))) / 2 in
 // place over `rows` rows of n floats, row r at x + r * stride (a tile the
 // GEMM kernel just wrote: one call per tile). The exact GELU: torch's default and Hugging Face's
-// "gelu"). The SIMD kernels take erf from Abramowitz & Stegun 7.1.28
-// (absolute error below 3e-7): a polynomial and one division, no exp.
+// "gelu"). Every kernel, the scalar reference included, is f32_vgelu.inl
+// over its ISA's SIMD layer: erf from Abramowitz & Stegun 7.1.28 (absolute
+// error below 3e-7), a polynomial and one division, no exp.
 #pragma once
 
 #include <cstddef>
@@ -13,7 +14,7 @@ using f32_vgelu_ukernel_fn = void (*)(size_t rows, size_t n, float* x, size_t st
 
 void f32_vgelu__scalar(size_t rows, size_t n, float* x, size_t stride);
 
-#if defined(__x86_64__) || defined(_M_X64)
+#if defined(__x86_64__)
 void f32_vgelu__avx2(size_t rows, size_t n, float* x, size_t stride);
 #endif
 

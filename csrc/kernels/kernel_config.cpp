@@ -5,7 +5,7 @@ namespace {
 
 std::vector<KernelConfig> detect() {
   std::vector<KernelConfig> configs;
-#if defined(__x86_64__) || defined(_M_X64)
+#if defined(__x86_64__)
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
     configs.push_back({"avx2", KernelId::kAvx2, f32_gemm_6x16__avx2, 6, 16, f32_online_softmax_16__avx2,
                        f32_vgelu__avx2, f32_layernorm__avx2});

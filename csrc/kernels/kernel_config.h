@@ -10,7 +10,7 @@
 
 #include "f32_gemm.h"
 #include "f32_layernorm.h"
-#include "f32_softmax.h"
+#include "f32_online_softmax.h"
 #include "f32_vgelu.h"
 
 namespace sqbert {
@@ -21,7 +21,7 @@ enum class KernelId : uint32_t { kScalar = 1, kAvx2 = 2, kNeon = 3 };
 struct KernelConfig {
   const char* isa;  // "avx2", "neon" or "scalar"
   KernelId id;
-  f32_gemm_ukernel_fn ukernel;
+  f32_gemm_ukernel_fn gemm;
   size_t mr;  // output channels per tile
   size_t nr;  // sequence positions per tile
   f32_softmax_ukernel_fn online_softmax;  // over nr lanes

@@ -56,6 +56,8 @@ size_t fused_attention_task_flops(const FusedAttentionArgs& args,
   return 4 * args.head_dim * args.length * config.nr;
 }
 
+namespace {
+
 // From this many keys on, a thread packs each head's keys once, as GEMM
 // weight panels (mr keys by d channels), instead of reading them transposed
 // in place, where a key tile's d rows lie length * 4 bytes apart and share
@@ -140,60 +142,186 @@ LinePrefetcher next_tasks_lines(const FusedAttentionArgs& args, size_t nr, size_
   return lines;
 }
 
-void fused_attention_run(const FusedAttentionArgs& args,
-                         const KernelConfig& config, size_t task_begin,
-                         size_t task_end) {
-  const size_t nr = config.nr, mr = config.mr, d = args.head_dim, length = args.length;
-  const size_t max_block = (256 / mr) * mr;
-  // Sized for any count of keys up to length.
-  const size_t block_capacity = std::min(max_block, (length + mr - 1) / mr * mr);
-  const size_t tiles = query_tiles(args, config);
-  const size_t* ms = args.mask_stride;
+// What every task of one call shares: sizes, and the choices made once.
+struct AttentionPlan {
+  size_t nr, mr, d, length;
+  size_t max_block;       // keys per block at most: a whole number of GEMM tiles
+  size_t block_capacity;  // the score buffer's keys, for any count up to length
+  size_t tiles;           // query tiles per head
   // A mask that is the same for every query ([B, 1, 1, L] padding masks) is
   // the bias of the key rows of the score GEMM; any other mask is added by
   // the softmax kernel, read in place when its keys are contiguous.
-  const bool key_mask = args.mask != nullptr && ms[2] == 0;
-  const bool query_mask = args.mask != nullptr && ms[2] != 0;
-  std::vector<float> q_tile(d * nr), scores(block_capacity * nr), context(d * nr);
-  std::vector<float> running_max(nr), running_sum(nr);
-  std::vector<float> key_bias(key_mask && ms[3] != 1 ? block_capacity : 0);
-  std::vector<float> mask_tile(query_mask ? nr * block_capacity : 0);
-  const bool pack = length >= kPackKeysFrom;
-  std::vector<float> packed_keys(pack ? (length + mr - 1) / mr * mr * d : 0);
+  bool key_mask, query_mask;
+  bool gather_key_bias;  // a key mask whose keys are strided: copied per block
+  bool pack;      // keys packed into panels (kPackKeysFrom)
+  bool prefetch;  // the next tasks' operands fetched ahead (kPrefetchFromBytes)
+};
+
+AttentionPlan make_plan(const FusedAttentionArgs& args, const KernelConfig& config) {
+  AttentionPlan p;
+  p.nr = config.nr, p.mr = config.mr, p.d = args.head_dim, p.length = args.length;
+  p.max_block = (256 / p.mr) * p.mr;
+  p.block_capacity = std::min(p.max_block, (p.length + p.mr - 1) / p.mr * p.mr);
+  p.tiles = query_tiles(args, config);
+  p.key_mask = args.mask != nullptr && args.mask_stride[2] == 0;
+  p.query_mask = args.mask != nullptr && args.mask_stride[2] != 0;
+  p.gather_key_bias = p.key_mask && args.mask_stride[3] != 1;
+  p.pack = p.length >= kPackKeysFrom;
+  p.prefetch = 3 * args.batch * args.heads * p.d * p.length * sizeof(float) >= kPrefetchFromBytes;
+  return p;
+}
+
+// A thread's buffers, allocated once for all its tasks.
+struct AttentionBuffers {
+  std::vector<float> q_tile, scores, context, running_max, running_sum, key_bias, mask_tile, packed_keys;
   size_t packed_head = SIZE_MAX;  // b * heads + h of packed_keys
-  const bool prefetch = 3 * args.batch * args.heads * d * length * sizeof(float) >= kPrefetchFromBytes;
 
-  for (size_t task = task_begin; task < task_end; task++) {
-    const size_t i0 = (task % tiles) * nr;
-    const size_t h = (task / tiles) % args.heads;
-    const size_t b = task / (tiles * args.heads);
-    const size_t nc = std::min(nr, length - i0);
-    const float* q = args.q + b * args.q_batch_stride + h * d * args.q_channel_stride;
-    const float* k = args.k + b * args.k_batch_stride + h * d * args.k_channel_stride;
-    const float* v = args.v + b * args.v_batch_stride + h * d * args.v_channel_stride;
-    const float* mask = args.mask == nullptr ? nullptr : args.mask + b * ms[0] + h * ms[1] + i0 * ms[2];
-    const size_t keys = key_mask ? unpadded_keys(mask, ms[3], length) : length;
-    const size_t key_block = key_block_size(keys, mr, max_block);
-    // A thread's tasks are consecutive: a head's query tiles share its pack.
-    if (pack && packed_head != b * args.heads + h) {
-      pack_keys(k, args.k_channel_stride, d, keys, mr, packed_keys.data());
-      packed_head = b * args.heads + h;
+  explicit AttentionBuffers(const AttentionPlan& p)
+      : q_tile(p.d * p.nr),
+        scores(p.block_capacity * p.nr),
+        context(p.d * p.nr),
+        running_max(p.nr),
+        running_sum(p.nr),
+        key_bias(p.gather_key_bias ? p.block_capacity : 0),
+        mask_tile(p.query_mask ? p.nr * p.block_capacity : 0),
+        packed_keys(p.pack ? (p.length + p.mr - 1) / p.mr * p.mr * p.d : 0) {}
+};
+
+// One task: a tile of nc queries from i0 of head h of batch b, its operands
+// and its mask rows, and the keys it attends to in blocks of key_block.
+struct AttentionTask {
+  size_t b, h, i0, nc;
+  const float *q, *k, *v, *mask;
+  size_t keys, key_block;
+};
+
+AttentionTask make_task(const FusedAttentionArgs& args, const AttentionPlan& p, size_t task) {
+  const size_t* ms = args.mask_stride;
+  AttentionTask t;
+  t.i0 = (task % p.tiles) * p.nr;
+  t.h = (task / p.tiles) % args.heads;
+  t.b = task / (p.tiles * args.heads);
+  t.nc = std::min(p.nr, p.length - t.i0);
+  t.q = args.q + t.b * args.q_batch_stride + t.h * p.d * args.q_channel_stride;
+  t.k = args.k + t.b * args.k_batch_stride + t.h * p.d * args.k_channel_stride;
+  t.v = args.v + t.b * args.v_batch_stride + t.h * p.d * args.v_channel_stride;
+  t.mask = args.mask == nullptr ? nullptr : args.mask + t.b * ms[0] + t.h * ms[1] + t.i0 * ms[2];
+  t.keys = p.key_mask ? unpadded_keys(t.mask, ms[3], p.length) : p.length;
+  t.key_block = key_block_size(t.keys, p.mr, p.max_block);
+  return t;
+}
+
+// Packs the task's head's keys unless the buffer holds them already: a
+// thread's tasks are consecutive, so a head's query tiles share its pack.
+void pack_head_keys(const FusedAttentionArgs& args, const AttentionPlan& p, const AttentionTask& t,
+                    AttentionBuffers& buf) {
+  if (!p.pack || buf.packed_head == t.b * args.heads + t.h) return;
+  pack_keys(t.k, args.k_channel_stride, p.d, t.keys, p.mr, buf.packed_keys.data());
+  buf.packed_head = t.b * args.heads + t.h;
+}
+
+// The tile's queries, pre-scaled, and the softmax state reset. Lanes past nc
+// are never read: the kernels compute them from whatever the buffers hold
+// and the caller drops them.
+void start_tile(const FusedAttentionArgs& args, const AttentionPlan& p, const AttentionTask& t,
+                AttentionBuffers& buf) {
+  for (size_t c = 0; c < p.d; c++) {
+    for (size_t n = 0; n < t.nc; n++) {
+      buf.q_tile[c * p.nr + n] = t.q[c * args.q_channel_stride + t.i0 + n] * args.scale;
     }
+  }
+  std::fill(buf.running_max.begin(), buf.running_max.end(), -std::numeric_limits<float>::infinity());
+  std::fill(buf.running_sum.begin(), buf.running_sum.end(), 0.0f);
+}
 
-    LinePrefetcher ahead = prefetch ? next_tasks_lines(args, nr, tiles, task, task_end) : LinePrefetcher{};
-    const size_t calls = (keys + mr - 1) / mr + (d + mr - 1) / mr;  // GEMM calls of one key block
+// The key mask of keys j0 .. j0 + bk as the score GEMM's bias (contiguous,
+// gathered when its keys are strided), or null without a key mask.
+const float* block_key_bias(const FusedAttentionArgs& args, const AttentionPlan& p, const AttentionTask& t,
+                            size_t j0, size_t bk, AttentionBuffers& buf) {
+  if (!p.key_mask) return nullptr;
+  const size_t s3 = args.mask_stride[3];
+  const float* bias = t.mask + j0 * s3;
+  if (s3 == 1) return bias;
+  for (size_t j = 0; j < bk; j++) buf.key_bias[j] = bias[j * s3];
+  return buf.key_bias.data();
+}
+
+// scores[j][n] = k[:, j0 + j] . q_tile[:, n] (+ bias[j]): keys read from
+// their panels, or transposed in place.
+void score_block(const FusedAttentionArgs& args, const KernelConfig& config, const AttentionPlan& p,
+                 const AttentionTask& t, size_t j0, size_t bk, const float* bias, AttentionBuffers& buf,
+                 LinePrefetcher& ahead, size_t per_call) {
+  const size_t mr = p.mr, nr = p.nr, d = p.d;
+  for (size_t j = 0; j < bk; j += mr) {
+    const float* b_j = bias ? bias + j : nullptr;
+    const F32GemmWeights key_rows = p.pack ? F32GemmWeights{buf.packed_keys.data() + (j0 + j) * d, 1, mr, b_j}
+                                           : F32GemmWeights{t.k + j0 + j, 1, args.k_channel_stride, b_j};
+    config.gemm(std::min(mr, bk - j), t.nc, d, key_rows, buf.q_tile.data(), nr, buf.scores.data() + j * nr, nr,
+                F32GemmEpilogue{});
+    ahead.issue(per_call);
+  }
+}
+
+// A per-query mask's rows for keys j0 .. j0 + bk as the softmax kernel reads
+// them (nr rows of contiguous keys, `stride` apart): in place when they are,
+// else gathered, the rows past the last query padded with zeros. Null
+// without a per-query mask.
+const float* block_query_mask(const FusedAttentionArgs& args, const AttentionPlan& p, const AttentionTask& t,
+                              size_t j0, size_t bk, AttentionBuffers& buf, size_t& stride) {
+  stride = 0;
+  if (!p.query_mask) return nullptr;
+  const size_t* ms = args.mask_stride;
+  const float* block_mask = t.mask + j0 * ms[3];
+  stride = ms[2];
+  if (ms[3] == 1 && t.nc == p.nr) return block_mask;
+  std::fill(buf.mask_tile.begin(), buf.mask_tile.end(), 0.0f);
+  for (size_t n = 0; n < t.nc; n++) {
+    for (size_t j = 0; j < bk; j++) buf.mask_tile[n * t.key_block + j] = block_mask[n * ms[2] + j * ms[3]];
+  }
+  stride = t.key_block;
+  return buf.mask_tile.data();
+}
+
+// context[c][n] (+)= sum_j v[c, j0 + j] * p[j][n]: values read in place;
+// the first block starts the context, and col_scale (or null) divides it
+// by the softmax sums as it is stored.
+void context_block(const FusedAttentionArgs& args, const KernelConfig& config, const AttentionPlan& p,
+                   const AttentionTask& t, size_t j0, size_t bk, bool first, float* ctx, size_t ctx_stride,
+                   const float* col_scale, AttentionBuffers& buf, LinePrefetcher& ahead, size_t per_call) {
+  const size_t mr = p.mr, d = p.d;
+  for (size_t c = 0; c < d; c += mr) {
+    const F32GemmWeights values{t.v + c * args.v_channel_stride + j0, args.v_channel_stride, 1, nullptr};
+    config.gemm(std::min(mr, d - c), t.nc, bk, values, buf.scores.data(), p.nr, ctx + c * ctx_stride, ctx_stride,
+                F32GemmEpilogue{/*accumulate=*/!first, col_scale});
+    ahead.issue(per_call);
+  }
+}
+
+// Several key blocks: the context accumulated in buf.context, divided by
+// the softmax sums as it is copied out.
+void finish_context(const AttentionPlan& p, const AttentionTask& t, float* out, size_t os, AttentionBuffers& buf) {
+  invert_sums(buf.running_sum.data(), p.nr);
+  for (size_t c = 0; c < p.d; c++) {
+    for (size_t n = 0; n < t.nc; n++) out[c * os + n] = buf.context[c * p.nr + n] * buf.running_sum[n];
+  }
+}
+
+}  // namespace
+
+void fused_attention_run(const FusedAttentionArgs& args,
+                         const KernelConfig& config, size_t task_begin,
+                         size_t task_end) {
+  const AttentionPlan p = make_plan(args, config);
+  AttentionBuffers buf(p);
+  for (size_t task = task_begin; task < task_end; task++) {
+    const AttentionTask t = make_task(args, p, task);
+    pack_head_keys(args, p, t, buf);
+
+    LinePrefetcher ahead = p.prefetch ? next_tasks_lines(args, p.nr, p.tiles, task, task_end) : LinePrefetcher{};
+    const size_t calls = (t.keys + p.mr - 1) / p.mr + (p.d + p.mr - 1) / p.mr;  // GEMM calls of one key block
     const size_t per_call = (ahead.lines() + calls - 1) / std::max<size_t>(1, calls);
 
-    // The tile's queries, pre-scaled. Lanes past nc are never read: the
-    // kernels compute them from whatever the buffers hold and the caller
-    // drops them.
-    for (size_t c = 0; c < d; c++) {
-      for (size_t n = 0; n < nc; n++) {
-        q_tile[c * nr + n] = q[c * args.q_channel_stride + i0 + n] * args.scale;
-      }
-    }
-    std::fill(running_max.begin(), running_max.end(), -std::numeric_limits<float>::infinity());
-    std::fill(running_sum.begin(), running_sum.end(), 0.0f);
+    start_tile(args, p, t, buf);
 
     // With one key block, the context GEMM writes the output rows itself,
     // divided by the softmax sums as it stores them: their first writes, to
@@ -202,72 +330,27 @@ void fused_attention_run(const FusedAttentionArgs& args,
     // blocks accumulate in `context`, rescaled by the softmax kernel, and are
     // divided as they are copied out (the GEMM's scaling of the last block
     // cost L512 1.5% there).
-    float* out = args.out + b * args.out_batch_stride + h * d * args.out_channel_stride + i0;
+    float* out = args.out + t.b * args.out_batch_stride + t.h * p.d * args.out_channel_stride + t.i0;
     const size_t os = args.out_channel_stride;
-    const bool one_block = key_block >= keys;
-    float* const ctx = one_block ? out : context.data();
-    const size_t ctx_stride = one_block ? os : nr;
-    for (size_t j0 = 0; j0 < keys; j0 += key_block) {
-      const size_t bk = std::min(key_block, keys - j0);
-      const float* bias = nullptr;
-      if (key_mask) {
-        bias = mask + j0 * ms[3];
-        if (ms[3] != 1) {
-          for (size_t j = 0; j < bk; j++) key_bias[j] = bias[j * ms[3]];
-          bias = key_bias.data();
-        }
-      }
-      // scores[j][n] = k[:, j0 + j] . q_tile[:, n] (+ bias[j]): keys read
-      // from their panels, or transposed in place.
-      for (size_t j = 0; j < bk; j += mr) {
-        const float* b_j = bias ? bias + j : nullptr;
-        const F32GemmWeights key_rows = pack ? F32GemmWeights{packed_keys.data() + (j0 + j) * d, 1, mr, b_j}
-                                             : F32GemmWeights{k + j0 + j, 1, args.k_channel_stride, b_j};
-        config.ukernel(std::min(mr, bk - j), nc, d, key_rows, q_tile.data(), nr,
-                       scores.data() + j * nr, nr, /*accumulate=*/false, /*col_scale=*/nullptr);
-        ahead.issue(per_call);
-      }
-      const float* block_mask = nullptr;
-      size_t block_mask_stride = 0;
-      if (query_mask) {
-        block_mask = mask + j0 * ms[3];
-        block_mask_stride = ms[2];
-        if (ms[3] != 1 || nc < nr) {
-          // The kernel reads nr rows of contiguous keys: gather them, padding
-          // the rows past the last query with zeros.
-          std::fill(mask_tile.begin(), mask_tile.end(), 0.0f);
-          for (size_t n = 0; n < nc; n++) {
-            for (size_t j = 0; j < bk; j++) {
-              mask_tile[n * key_block + j] = block_mask[n * ms[2] + j * ms[3]];
-            }
-          }
-          block_mask = mask_tile.data();
-          block_mask_stride = key_block;
-        }
-      }
-      // The first block starts the context (accumulate=false), so it has
-      // nothing to rescale.
+    const bool one_block = t.key_block >= t.keys;
+    float* const ctx = one_block ? out : buf.context.data();
+    const size_t ctx_stride = one_block ? os : p.nr;
+    for (size_t j0 = 0; j0 < t.keys; j0 += t.key_block) {
+      const size_t bk = std::min(t.key_block, t.keys - j0);
+      score_block(args, config, p, t, j0, bk, block_key_bias(args, p, t, j0, bk, buf), buf, ahead, per_call);
+      size_t mask_stride;
+      const float* mask = block_query_mask(args, p, t, j0, bk, buf, mask_stride);
+      // The first block starts the context, so it has nothing to rescale.
       const bool first = j0 == 0;
-      config.online_softmax(bk, first ? 0 : d, scores.data(), block_mask, block_mask_stride,
-                            running_max.data(), running_sum.data(), context.data());
-      if (one_block) invert_sums(running_sum.data(), nr);
-      // context[c][n] (+)= sum_j v[c, j0 + j] * p[j][n]: values read in place.
-      for (size_t c = 0; c < d; c += mr) {
-        const F32GemmWeights values{v + c * args.v_channel_stride + j0, args.v_channel_stride, 1,
-                                    nullptr};
-        config.ukernel(std::min(mr, d - c), nc, bk, values, scores.data(), nr, ctx + c * ctx_stride, ctx_stride,
-                       /*accumulate=*/!first, /*col_scale=*/one_block ? running_sum.data() : nullptr);
-        ahead.issue(per_call);
-      }
+      config.online_softmax(bk, first ? 0 : p.d, buf.scores.data(), mask, mask_stride, buf.running_max.data(),
+                            buf.running_sum.data(), buf.context.data());
+      if (one_block) invert_sums(buf.running_sum.data(), p.nr);
+      context_block(args, config, p, t, j0, bk, first, ctx, ctx_stride, one_block ? buf.running_sum.data() : nullptr,
+                    buf, ahead, per_call);
     }
 
     ahead.issue(ahead.lines());
-    if (!one_block) {
-      invert_sums(running_sum.data(), nr);
-      for (size_t c = 0; c < d; c++) {
-        for (size_t n = 0; n < nc; n++) out[c * os + n] = context[c * nr + n] * running_sum[n];
-      }
-    }
+    if (!one_block) finish_context(p, t, out, os, buf);
   }
 }
 

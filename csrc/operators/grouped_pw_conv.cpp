@@ -132,8 +132,8 @@ void gemm_block(const KernelConfig& config, size_t m, const BlockRows& x, const 
         __builtin_prefetch(ahead.x + r * ahead.stride + ahead.nc - 1);
       }
       // The bias starts the sum in the first slice; later ones accumulate.
-      config.ukernel(mr, x.nc, kc, panel(m0, k0), xk, config.nr, tile, y_stride, /*accumulate=*/!first,
-                     /*col_scale=*/nullptr);
+      config.gemm(mr, x.nc, kc, panel(m0, k0), xk, config.nr, tile, y_stride,
+                  F32GemmEpilogue{/*accumulate=*/!first, /*col_scale=*/nullptr});
       if (gelu && last) config.vgelu(mr, x.nc, tile, y_stride);
     }
     if (last) break;

@@ -7,7 +7,7 @@
 #include <optional>
 
 #include "../operators/fused_attention.h"
-#include "cpu_kernel.h"
+#include "isa_selection.h"
 #include "op_support.h"
 
 namespace sqbert {

@@ -10,7 +10,7 @@
 #include "../kernels/f32_gemm_pack.h"
 #include "../operators/grouped_pw_conv.h"
 #include "../operators/packed_weights.h"
-#include "cpu_kernel.h"
+#include "isa_selection.h"
 #include "op_support.h"
 
 namespace sqbert {

@@ -5,7 +5,7 @@
 #include <optional>
 
 #include "../operators/layernorm_ncw.h"
-#include "cpu_kernel.h"
+#include "isa_selection.h"
 #include "op_support.h"
 
 namespace sqbert {

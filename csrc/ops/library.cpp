@@ -4,7 +4,7 @@
 #include <Python.h>
 #include <torch/library.h>
 
-#include "cpu_kernel.h"
+#include "isa_selection.h"
 
 extern "C" {
 // Lets `import sqbert_kernels._C` load this library (and so run the

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The real op on emulated aarch64: builds the torch extension for 64-bit ARM
-# and runs tests/aarch64/test_neon_op.py with PyPI's aarch64 torch under
-# qemu-user, so the NEON kernels run behind torch.ops.sqbert.* as they would
-# on an ARM machine.
+# and runs tests/aarch64/test_neon_op.py (the x86 suite's shared tests,
+# tests/test_shared_ops.py, on the neon and scalar kernels, and the aarch64
+# build's own) with PyPI's aarch64 torch under qemu-user, so the NEON kernels
+# run behind torch.ops.sqbert.* as they would on an ARM machine.
 #
 #   1. An aarch64 root (cached): Debian bookworm's arm64 python3.11 and the
 #      libraries it and torch need, fetched with a private apt state (the
@@ -46,6 +47,7 @@ wheels=(
   typing_extensions==4.16.0 sympy==1.14.0 mpmath==1.3.0 networkx==3.6.1
   jinja2==3.1.6 markupsafe==3.0.4 filelock==4.2.12 fsspec==2026.9.0
   pytest==9.2.0 iniconfig==2.3.1 packaging==26.3 pluggy==1.7.0 pygments==2.21.0
+  safetensors==0.8.0
 )
 
 t_start=$SECONDS
@@ -153,8 +155,8 @@ fetch_wheels() {
   # --no-deps: pip would evaluate torch's dependency markers for this x86
   # host and fetch CUDA packages; the list above is the whole closure.
   "$python" -m pip download -q --disable-pip-version-check --no-deps \
-    --only-binary=:all: --platform manylinux_2_28_aarch64 \
-    --python-version 3.11 --implementation cp --abi cp311 \
+    --only-binary=:all: --platform manylinux_2_28_aarch64 --platform manylinux_2_17_aarch64 \
+    --python-version 3.11 --implementation cp --abi cp311 --abi abi3 \
     -d "$cache/wheels" "${missing_wheels[@]}" > "$cache/pip.log" 2>&1 ||
     { cat "$cache/pip.log" >&2; die "pip download failed"; }
   find_wheels
@@ -266,14 +268,18 @@ $bad"
 pkg=$build/pkg/sqbert_kernels
 rm -rf "$build/pkg"
 mkdir -p "$pkg"
-cp "$root"/sqbert_kernels/*.py "$pkg/"
+# The package's Python, subpackages included, without the x86 build.
+tar -C "$root/sqbert_kernels" --exclude='*.so' --exclude=__pycache__ -cf - . | tar -C "$pkg" -xf -
 cp "$build/$so_name" "$pkg/"
 
 # ----------------------------------------------------------- the tests
 step "pytest tests/aarch64 under qemu-aarch64 (QEMU_CPU=$qemu_cpu; import torch alone takes 20-60 s)"
 # Run from the build directory: the repo root on sys.path would shadow the
-# staging package with the x86 one. tests/ is on the path for the shared
-# helpers (cases.py); confcutdir keeps tests/conftest.py (the x86 suite's) out.
+# staging package with the x86 one. tests/ is on the path for what the suites
+# share: the helpers (cases.py), the backend fixture (backends.py) and the
+# tests (test_shared_ops.py, which test_neon_op.py imports); confcutdir keeps
+# tests/conftest.py (the x86 suite's) out, tests/aarch64/conftest.py takes
+# its place.
 status=0
 (
   cd "$build"

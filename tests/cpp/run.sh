@@ -14,7 +14,7 @@ run() {
   echo "== C++ kernel tests: $name"
   cmake -S "$root" -B "$build/$name" "$@" > /dev/null
   cmake --build "$build/$name" -j "$(nproc)" > /dev/null
-  ctest --test-dir "$build/$name" --output-on-failure
+  ctest --test-dir "$build/$name" --output-on-failure -j "$(nproc)"
 }
 
 run native

@@ -1,5 +1,6 @@
-// The CPU micro-kernel the ops use: the best one this CPU supports unless
-// set_cpu_isa picked another (to compare backends or run the reference).
+// ISA selection: the CPU micro-kernel set the ops use, the best one this CPU
+// supports unless set_cpu_isa picked another (to compare backends or run the
+// reference).
 #pragma once
 
 #include <cstdint>

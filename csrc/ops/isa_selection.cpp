@@ -1,4 +1,4 @@
-#include "cpu_kernel.h"
+#include "isa_selection.h"
 
 #include <c10/util/Exception.h>
 #include <c10/util/StringUtil.h>

@@ -26,7 +26,7 @@ using f32_softmax_ukernel_fn = void (*)(size_t bk, size_t d, float* s, const flo
 void f32_online_softmax_4__scalar(size_t bk, size_t d, float* s, const float* mask,
                                   size_t mask_stride, float* m, float* l, float* o);
 
-#if defined(__x86_64__) || defined(_M_X64)
+#if defined(__x86_64__)
 void f32_online_softmax_16__avx2(size_t bk, size_t d, float* s, const float* mask,
                                  size_t mask_stride, float* m, float* l, float* o);
 #endif

@@ -1,0 +1,63 @@
+// The packed ops' Autograd kernels. Packed weights are bytes laid out for a
+// kernel and have no backward: called with grad mode on and an input that
+// requires grad, the ops raise rather than return an output whose backward
+// leaves x.grad None. Otherwise the call goes on below autograd, in C++ (a
+// Python kernel here cost the model a few microseconds a call).
+#include <ATen/core/LegacyTypeDispatch.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <c10/core/GradMode.h>
+#include <torch/library.h>
+
+namespace sqbert {
+namespace {
+
+struct Input {
+  const char* name;
+  const at::Tensor& tensor;
+};
+
+void check_inference(const char* op, const char* alternative, std::initializer_list<Input> inputs) {
+  if (!c10::GradMode::is_enabled()) return;
+  for (const Input& input : inputs) {
+    TORCH_CHECK(!input.tensor.requires_grad(), op, ": inference only (packed weights have no backward), but ",
+                input.name, " requires grad; for training use ", alternative, ", or call ", op,
+                " under torch.no_grad() or torch.inference_mode()");
+  }
+}
+
+at::Tensor grouped_pw_conv_packed_autograd(c10::DispatchKeySet keys, const at::Tensor& x, const at::Tensor& packed,
+                                           int64_t out_channels, c10::string_view activation) {
+  check_inference("grouped_pw_conv_packed",
+                  "sqbert_kernels.grouped_pw_conv (torch.ops.sqbert.grouped_pw_conv), which is differentiable, "
+                  "on the unpacked weight and bias",
+                  {{"x", x}, {"packed_weight", packed}});
+  static const auto op = c10::Dispatcher::singleton()
+                             .findSchemaOrThrow("sqbert::grouped_pw_conv_packed", "")
+                             .typed<at::Tensor(const at::Tensor&, const at::Tensor&, int64_t, c10::string_view)>();
+  at::AutoDispatchBelowADInplaceOrView guard;
+  return op.redispatch(keys & c10::after_autograd_keyset, x, packed, out_channels, activation);
+}
+
+at::Tensor grouped_pw_ffn_packed_autograd(c10::DispatchKeySet keys, const at::Tensor& x, const at::Tensor& w1,
+                                          const at::Tensor& w2, int64_t hidden_channels, int64_t out_channels,
+                                          c10::string_view activation) {
+  check_inference("grouped_pw_ffn_packed",
+                  "two sqbert_kernels.grouped_pw_conv calls (the first with the activation), which are "
+                  "differentiable, on the unpacked weights and biases",
+                  {{"x", x}, {"packed_w1", w1}, {"packed_w2", w2}});
+  static const auto op =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow("sqbert::grouped_pw_ffn_packed", "")
+          .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, int64_t, int64_t,
+                            c10::string_view)>();
+  at::AutoDispatchBelowADInplaceOrView guard;
+  return op.redispatch(keys & c10::after_autograd_keyset, x, w1, w2, hidden_channels, out_channels, activation);
+}
+
+}  // namespace
+}  // namespace sqbert
+
+TORCH_LIBRARY_IMPL(sqbert, Autograd, m) {
+  m.impl("grouped_pw_conv_packed", &sqbert::grouped_pw_conv_packed_autograd);
+  m.impl("grouped_pw_ffn_packed", &sqbert::grouped_pw_ffn_packed_autograd);
+}
