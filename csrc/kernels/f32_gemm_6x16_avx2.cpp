@@ -52,8 +52,8 @@ void gemm_6x16(size_t mr, size_t nc, size_t kc, const F32GemmWeights& wt,
   for (size_t i = 0; i < 6; i++) row_offset[i] = (i < mr ? i : mr - 1) * wt.stride_m;
 
   // The accumulators are named registers, set and stored one by one: held
-  // in an array they went through the stack, which cost 5-8% of the
-  // convolutions' time. Row i starts from y itself, the bias, or 0.
+  // in an array they went through the stack, which slowed the
+  // convolutions. Row i starts from y itself, the bias, or 0.
   auto init = [&](size_t i, size_t half) {
     const size_t row = i < mr ? i : mr - 1;
     if (accumulate) return load(y + row * y_stride + 8 * half, half ? mask1 : mask0);
@@ -147,9 +147,9 @@ void gemm_6x16_rows(size_t mr, size_t kc, const F32GemmWeights& w, const float* 
 }  // namespace
 
 // col_scale picks its own instantiations: a run-time test in the shared
-// ones slowed every call by 1.5-2%, the convolutions' included. flatten
-// inlines all nine here, with their lambdas: GCC's limits left some as
-// calls, and packed tiles ran 1-2.6% slower.
+// ones slowed every call, the convolutions' included. flatten inlines all
+// nine here, with their lambdas: GCC's limits left some as calls, and
+// packed tiles ran slower.
 [[gnu::flatten]] void f32_gemm_6x16__avx2(size_t mr, size_t nc, size_t kc,
                                           const F32GemmWeights& w, const float* x,
                                           size_t x_stride, float* y, size_t y_stride,

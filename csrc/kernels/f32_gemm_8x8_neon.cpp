@@ -47,7 +47,7 @@ void gemm_8x8(size_t mr, size_t nc, size_t kc, const F32GemmWeights& wt,
               bool accumulate, const float* col_scale) {
   // The accumulators are named registers, set and stored one by one: held
   // in an array they go through the stack (as they did on AVX2, where that
-  // cost 5-8% of the convolutions' time). Row i starts from y, the bias, or 0.
+  // slowed the convolutions). Row i starts from y, the bias, or 0.
   auto init = [&](size_t i, float32x4_t& lo, float32x4_t& hi) {
     const size_t row = i < mr ? i : mr - 1;
     if (accumulate) {

@@ -13,7 +13,7 @@ namespace {
 // from -87.7 down n = -127 makes that field, and the result, exactly 0. A
 // NaN x stays NaN (max returns its second operand then). 8 FMA-pipe
 // operations a vector; the two-part ln2 of rr2 and a compare for the
-// underflow made 10, and a softmax of 128 keys 15% slower (AVX2). Without a
+// underflow made 10, and a slower softmax. Without a
 // fused multiply-add (S::kFma false: the scalar reference on baseline x86)
 // n ln2 is rounded before the subtraction, so ln2 goes in two parts there.
 template <class S>

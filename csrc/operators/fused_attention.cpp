@@ -62,8 +62,8 @@ namespace {
 // weight panels (mr keys by d channels), instead of reading them transposed
 // in place, where a key tile's d rows lie length * 4 bytes apart and share
 // a few L1 sets (at length 512, 2 of 64). The copy is O(length d) against
-// the GEMMs' O(length^2 d): C++ A/B at batch 1, 9% less time at 256 and 8%
-// at 512, 1.5% more at 128.
+// the GEMMs' O(length^2 d): it pays from 256 keys on, not at 128
+// (benchmarks/RESULTS.md).
 constexpr size_t kPackKeysFrom = 256;
 
 // Keys [0, n) of a head (d rows, `stride` floats apart) as panels: panel t
@@ -83,9 +83,8 @@ void pack_keys(const float* k, size_t stride, size_t d, size_t n, size_t mr, flo
 // computes: the next task's query rows, and a slice of the next head's keys
 // and values per query tile of this head (all of them by its last tile),
 // a few lines after each GEMM call. It pays when q, k and v come from L3 or
-// DRAM: C++ A/B, B8 L128 (9 MiB of q, k, v) 10-11% less time, B8 L512 3%;
-// it costs 2-3% while they stay in cache (B1-B4 at L128, 1.2-4.7 MiB), as
-// the prefetches compete with the GEMMs' own loads. Hence the threshold.
+// DRAM, and costs while they stay in cache, where the prefetches compete
+// with the GEMMs' own loads. Hence the threshold (benchmarks/RESULTS.md).
 constexpr size_t kPrefetchFromBytes = size_t{6} << 20;
 
 // The lines of up to three ranges of rows, fetched a few at a time.
@@ -325,11 +324,10 @@ void fused_attention_run(const FusedAttentionArgs& args,
 
     // With one key block, the context GEMM writes the output rows itself,
     // divided by the softmax sums as it stores them: their first writes, to
-    // lines not yet in cache, then overlap the GEMM's FMAs (B8 L128 4% less
-    // time), and no pass over the output remains (B1 L128 2.5% less). Several
-    // blocks accumulate in `context`, rescaled by the softmax kernel, and are
-    // divided as they are copied out (the GEMM's scaling of the last block
-    // cost L512 1.5% there).
+    // lines not yet in cache, then overlap the GEMM's FMAs, and no pass over
+    // the output remains. Several blocks accumulate in `context`, rescaled by
+    // the softmax kernel, and are divided as they are copied out (scaling the
+    // last block in the GEMM measured slower there).
     float* out = args.out + t.b * args.out_batch_stride + t.h * p.d * args.out_channel_stride + t.i0;
     const size_t os = args.out_channel_stride;
     const bool one_block = t.key_block >= t.keys;
