@@ -3,12 +3,10 @@
 // another in sqbert, linked into one binary and timed in
 // alternating order on the same inputs, so both see the same machine.
 //   attention_ab BATCH LENGTH [ROUNDS]  (12 heads, C 768, mask of zeros)
-#include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <vector>
+
+#include "ab_harness.h"
 
 #define sqbert sqold
 #include "old/csrc/operators/fused_attention.h"
@@ -32,25 +30,18 @@ double time_run(const Config& config, Count count, Run run, size_t batch, size_t
   a.mask = mask, a.mask_stride[0] = length, a.mask_stride[3] = 1;  // [B, 1, 1, L]
   a.scale = 1.0f / std::sqrt(float(kChannels / kHeads));
   a.out = out, a.out_batch_stride = cl, a.out_channel_stride = length;
-  const auto start = std::chrono::steady_clock::now();
-  run(a, config, 0, count(a, config));
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return ab::seconds([&] { run(a, config, 0, count(a, config)); });
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 3) {
-    std::fprintf(stderr, "usage: %s BATCH LENGTH [ROUNDS]\n", argv[0]);
-    return 2;
-  }
-  const size_t batch = std::atoi(argv[1]), length = std::atoi(argv[2]);
-  const int rounds = argc > 3 ? std::atoi(argv[3]) : 200;
+  const ab::Args args = ab::parse_args(argc, argv, 200);
+  const size_t batch = args.batch, length = args.length;
   const size_t n = batch * kChannels * length;
-  std::vector<float> q(n), k(n), v(n), mask(batch * length, 0.0f), out_old(n), out_new(n);
-  for (auto* t : {&q, &k, &v}) {
-    for (float& x : *t) x = std::rand() / float(RAND_MAX) * 4.0f - 2.0f;
-  }
+  const std::vector<float> q = ab::random_floats(n, 2.0f), k = ab::random_floats(n, 2.0f),
+                           v = ab::random_floats(n, 2.0f), mask(batch * length, 0.0f);
+  std::vector<float> out_old(n), out_new(n);
   const auto& old_config = *sqold::kernel_config("avx2");
   const auto& new_config = *sqbert::kernel_config("avx2");
   auto run_old = [&] {
@@ -63,23 +54,10 @@ int main(int argc, char** argv) {
                                                  sqbert::fused_attention_run, batch, length, q.data(), k.data(),
                                                  v.data(), mask.data(), out_new.data());
   };
-  run_old();
-  run_new();
-  double diff = 0;
-  for (size_t i = 0; i < n; i++) diff = std::max(diff, double(std::fabs(out_old[i] - out_new[i])));
-  std::vector<double> t_old, t_new;
-  for (int r = 0; r < rounds; r++) {
-    if (r % 2) {
-      t_old.push_back(run_old());
-      t_new.push_back(run_new());
-    } else {
-      t_new.push_back(run_new());
-      t_old.push_back(run_old());
-    }
-  }
-  std::sort(t_old.begin(), t_old.end());
-  std::sort(t_new.begin(), t_new.end());
-  std::printf("B%zu L%zu, %d rounds, outputs differ by at most %g\n", batch, length, rounds, diff);
-  std::printf("  old median %.1f us\n  new median %.1f us\n", t_old[rounds / 2] * 1e6, t_new[rounds / 2] * 1e6);
+  const ab::Result r = ab::interleave(args.rounds, run_old, run_new);
+  std::printf("B%zu L%zu, %d rounds, outputs differ by at most %g\n", batch, length, args.rounds,
+              ab::max_abs_diff(out_old, out_new));
+  std::printf("  old median %.1f us\n  new median %.1f us\n  new/old median %.3f\n", r.old_median * 1e6,
+              r.new_median * 1e6, r.ratio);
   return 0;
 }

@@ -5,13 +5,10 @@
 //   conv_ab BATCH LENGTH [ROUNDS]
 // Shapes: SqueezeBERT's 768->768 g4 (Q, K, V), 768->768 g1 (post-attention),
 // 768->3072 g4, 3072->768 g4, and the feed-forward block 768->3072->768 g4.
-#include <algorithm>
-#include <chrono>
-#include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <type_traits>
 #include <vector>
+
+#include "ab_harness.h"
 
 #define sqbert sqold
 #include "old/csrc/kernels/f32_gemm_pack.h"
@@ -55,18 +52,6 @@ void fill_common(Args& a, size_t batch, size_t groups, size_t cin, size_t length
   a.y = y, a.y_batch_stride = cout * length, a.y_channel_stride = length;
 }
 
-template <typename F>
-double seconds(F f) {
-  const auto start = std::chrono::steady_clock::now();
-  f();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 struct Shape {
   const char* name;
   size_t cin, hidden, cout, groups;  // hidden 0: one convolution cin -> cout
@@ -75,12 +60,9 @@ struct Shape {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 3) {
-    std::fprintf(stderr, "usage: %s BATCH LENGTH [ROUNDS]\n", argv[0]);
-    return 2;
-  }
-  const size_t batch = std::atoi(argv[1]), length = std::atoi(argv[2]);
-  const int rounds = argc > 3 ? std::atoi(argv[3]) : 60;
+  const ab::Args args = ab::parse_args(argc, argv, 60);
+  const size_t batch = args.batch, length = args.length;
+  const int rounds = args.rounds;
   const auto& oc = *sqold::kernel_config("avx2");
   const auto& nc = *sqbert::kernel_config("avx2");
   constexpr bool kOldRows = HasGroupStride<sqold::GroupedPwConvArgs>::value;
@@ -90,13 +72,10 @@ int main(int argc, char** argv) {
                           {"ffn 768->3072->768 g4", 768, 3072, 768, 4}};
   std::printf("B%zu L%zu, %d rounds, medians (us)\n", batch, length, rounds);
   for (const Shape& s : shapes) {
-    std::vector<float> x(batch * s.cin * length);
-    for (float& v : x) v = std::rand() / float(RAND_MAX) * 2.0f - 1.0f;
+    const std::vector<float> x = ab::random_floats(batch * s.cin * length, 1.0f);
     const size_t first_out = s.hidden ? s.hidden : s.cout;
-    std::vector<float> w1(first_out * s.cin / s.groups), w2(s.hidden ? s.cout * s.hidden / s.groups : 0);
-    for (auto* w : {&w1, &w2}) {
-      for (float& v : *w) v = (std::rand() / float(RAND_MAX) * 2.0f - 1.0f) * 0.05f;
-    }
+    const std::vector<float> w1 = ab::random_floats(first_out * s.cin / s.groups, 0.05f),
+                             w2 = ab::random_floats(s.hidden ? s.cout * s.hidden / s.groups : 0, 0.05f);
     auto packs = [&](auto pack_weights, auto panel_count, size_t mr, auto rows) {
       constexpr bool kRows = decltype(rows)::value;
       std::vector<Packed> p{pack<kRows>(pack_weights, panel_count, s.groups, first_out / s.groups,
@@ -115,7 +94,7 @@ int main(int argc, char** argv) {
                    auto run_conv, auto count_conv, auto run_ffn, auto count_ffn) {
       using ConvArgs = decltype(ns_conv);
       using FfnArgs = decltype(ns_ffn);
-      return seconds([&] {
+      return ab::seconds([&] {
         if (s.hidden == 0) {
           ConvArgs a{};
           fill_common<ConvArgs, decltype(config)>(a, batch, s.groups, s.cin, length, x.data(), y, s.cout);
@@ -147,22 +126,9 @@ int main(int argc, char** argv) {
                  sqbert::grouped_pw_conv_run, sqbert::grouped_pw_conv_task_count, sqbert::grouped_pw_ffn_run,
                  sqbert::grouped_pw_ffn_task_count);
     };
-    run_old();
-    run_new();
-    double diff = 0;
-    for (size_t i = 0; i < y_old.size(); i++) diff = std::max(diff, double(std::fabs(y_old[i] - y_new[i])));
-    std::vector<double> t_old, t_new, ratio;
-    for (int r = 0; r < rounds; r++) {
-      double a, b;
-      if (r % 2) {
-        a = run_old(), b = run_new();
-      } else {
-        b = run_new(), a = run_old();
-      }
-      t_old.push_back(a), t_new.push_back(b), ratio.push_back(b / a);
-    }
-    std::printf("  %-22s old %9.1f  new %9.1f  new/old %.3f  (max |diff| %g)\n", s.name, median(t_old) * 1e6,
-                median(t_new) * 1e6, median(ratio), diff);
+    const ab::Result r = ab::interleave(rounds, run_old, run_new);
+    std::printf("  %-22s old %9.1f  new %9.1f  new/old %.3f  (max |diff| %g)\n", s.name, r.old_median * 1e6,
+                r.new_median * 1e6, r.ratio, ab::max_abs_diff(y_old, y_new));
   }
   return 0;
 }
