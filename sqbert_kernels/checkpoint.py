@@ -32,6 +32,23 @@ _ACTIVATIONS = {
     "silu": F.silu,
     "swish": F.silu,
     "tanh": torch.tanh,
+    # The rest of what transformers' ACT2FN maps a parameter-free name to,
+    # as transformers.activations computes them, but for gelu_fast, which
+    # tests/test_checkpoint.py pins as refused (optimize() takes it).
+    "gelu_python": lambda x: x * 0.5 * (1.0 + torch.erf(x / math.sqrt(2.0))),
+    "gelu_python_tanh": lambda x: 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi)
+                                                                 * (x + 0.044715 * torch.pow(x, 3.0)))),
+    "gelu_accurate": lambda x: 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * torch.pow(x, 3)))),
+    "gelu_10": lambda x: torch.clip(F.gelu(x), -10, 10),
+    "quick_gelu": lambda x: x * torch.sigmoid(1.702 * x),
+    "laplace": lambda x: 0.5 * (1.0 + torch.erf((x - 0.707107) / (0.282095 * math.sqrt(2.0)))),
+    "hardswish": F.hardswish,
+    "leaky_relu": F.leaky_relu,
+    "linear": lambda x: x,
+    "mish": F.mish,
+    "relu2": lambda x: torch.square(F.relu(x)),
+    "relu6": F.relu6,
+    "sigmoid": torch.sigmoid,
 }
 
 _SIZES = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
@@ -73,6 +90,14 @@ class SqueezeBertConfig:
     output_groups: int = 4
     num_labels: int = 2
     problem_type: Optional[str] = None
+    # What the models return unless a call says otherwise, as in transformers.
+    output_attentions: bool = False
+    output_hidden_states: bool = False
+    return_dict: bool = True
+
+    @property
+    def use_return_dict(self) -> bool:
+        return self.return_dict
 
     def __post_init__(self):
         self.validate()
@@ -105,6 +130,9 @@ class SqueezeBertConfig:
             self._refuse("pad_token_id", f"None or an integer in [0, vocab_size ({self.vocab_size}))")
         if not (isinstance(self.hidden_act, str) and (self.hidden_act == "gelu" or self.hidden_act in _ACTIVATIONS)):
             self._refuse("hidden_act", f"one of {['gelu', *sorted(_ACTIVATIONS)]}")
+        for name in ("output_attentions", "output_hidden_states", "return_dict"):
+            if not isinstance(getattr(self, name), bool):
+                self._refuse(name, "True or False")
         if self.problem_type not in _PROBLEM_TYPES:
             self._refuse("problem_type", f"one of {list(_PROBLEM_TYPES)}")
         count = parameter_count(self)
@@ -114,6 +142,10 @@ class SqueezeBertConfig:
                 "type_vocab_size", "num_labels"))
             raise ValueError(f"SqueezeBertConfig: {count:,} parameters, more than the {MAX_PARAMETERS:,} "
                              f"allowed ({sizes})")
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The fields as transformers' ``config.json`` holds them."""
+        return {"model_type": "squeezebert", **{f.name: getattr(self, f.name) for f in fields(self)}}
 
     def _refuse(self, name: str, expected: str):
         raise ValueError(f"SqueezeBertConfig: {name}={reprlib.repr(getattr(self, name))}: expected {expected}")

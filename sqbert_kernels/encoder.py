@@ -3,11 +3,13 @@ encoder layers (attention, convolutions, LayerNorms) on NCW activations,
 the encoder and the pooler, with Hugging Face's module names and forward
 signatures.
 """
+import math
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from . import ops
 from .checkpoint import _ACTIVATIONS, SqueezeBertConfig
@@ -74,17 +76,36 @@ class SqueezeBertSelfAttention(nn.Module):
         self.dropout = nn.Dropout(config.attention_probs_dropout_prob)
 
     def forward(self, hidden_states, attention_mask, output_attentions=False):
-        if output_attentions:
-            raise NotImplementedError("sqbert_kernels' fused attention does not return attention scores; "
-                                      "run the Hugging Face model for output_attentions=True")
         q, k, v = (conv(hidden_states) for conv in (self.query, self.key, self.value))
         mask = additive_mask(attention_mask, q.dtype)
+        if output_attentions:
+            # The slower stock composition that materialises the scores.
+            context, scores = attention_with_scores(q, k, v, mask, self.num_attention_heads, self.dropout)
+            return {"context_layer": context, "attention_score": scores}
         if self.training and self.dropout.p > 0:
             # Dropout on the attention probabilities: the stock composition.
             context = ops.attention_reference(q, k, v, mask, self.num_attention_heads, self.dropout)
         else:
             context = ops.fused_attention(q, k, v, mask, self.num_attention_heads)
         return {"context_layer": context}
+
+
+def attention_with_scores(q: Tensor, k: Tensor, v: Tensor, mask: Optional[Tensor], num_heads: int,
+                          dropout=None):
+    """:func:`~sqbert_kernels.ops.attention_reference` that also returns what
+    transformers' SqueezeBERT returns as its attentions: the scaled scores
+    with the additive mask added, before the softmax, ``[B, heads, L, L]``."""
+    batch, channels, length = q.shape
+    d = channels // num_heads
+    q_h = q.reshape(batch, num_heads, d, length).transpose(2, 3)
+    k_h = k.reshape(batch, num_heads, d, length)
+    v_h = v.reshape(batch, num_heads, d, length).transpose(2, 3)
+    scores = torch.matmul(q_h, k_h) / math.sqrt(d)
+    if mask is not None:
+        scores = scores + mask
+    probs = torch.softmax(scores, dim=-1)
+    context = torch.matmul(probs if dropout is None else dropout(probs), v_h)
+    return context.transpose(2, 3).reshape(batch, channels, length), scores
 
 
 class ConvDropoutLayerNorm(nn.Module):
@@ -112,6 +133,9 @@ class ConvActivation(nn.Module):
         if self.act_name == "gelu":
             # In the epilogue unless a hook should see the convolution's own output.
             return self.conv1d(x, "gelu") if _plain(self.conv1d) else F.gelu(self.conv1d(x))
+        if self.act_name is None:
+            # optimize(): transformers' own activation module, kept as it was.
+            return self.act(self.conv1d(x))
         if self.act_name not in _ACTIVATIONS:
             raise ValueError(f"unsupported hidden_act {self.act_name!r}: expected gelu or one of "
                              f"{sorted(_ACTIVATIONS)}")
@@ -131,8 +155,9 @@ class SqueezeBertModule(nn.Module):
                                            config.hidden_dropout_prob)
 
     def forward(self, hidden_states, attention_mask, output_attentions=False):
-        context = self.attention(hidden_states, attention_mask, output_attentions)["context_layer"]
-        post_attention = self.post_attention(context, hidden_states)
+        att = self.attention(hidden_states, attention_mask, output_attentions)
+        extra = {"attention_score": att["attention_score"]} if output_attentions else {}
+        post_attention = self.post_attention(att["context_layer"], hidden_states)
         inter, out = self.intermediate.conv1d, self.output.conv1d
         if (self.intermediate.act_name == "gelu" and inter.groups == out.groups
                 and not (self.training and self.output.dropout.p > 0) and _plain(self.intermediate, inter, self.output, self.output.dropout, out)):
@@ -144,8 +169,8 @@ class SqueezeBertModule(nn.Module):
                 ffn = ops.grouped_pw_ffn_packed(post_attention, _packed_weight(inter, w1, b1, isa),
                                                 _packed_weight(out, w2, b2, isa), inter.out_channels,
                                                 out.out_channels, "gelu")
-                return {"feature_map": self.output.layernorm(ffn, post_attention)}
-        return {"feature_map": self.output(self.intermediate(post_attention), post_attention)}
+                return {"feature_map": self.output.layernorm(ffn, post_attention), **extra}
+        return {"feature_map": self.output(self.intermediate(post_attention), post_attention), **extra}
 
 
 class SqueezeBertEncoder(nn.Module):
@@ -154,19 +179,30 @@ class SqueezeBertEncoder(nn.Module):
         if config.embedding_size != config.hidden_size:
             raise ValueError("SqueezeBERT needs embedding_size == hidden_size")
         self.layers = nn.ModuleList(SqueezeBertModule(config) for _ in range(config.num_hidden_layers))
+        self.gradient_checkpointing = False
 
-    def forward(self, hidden_states, attention_mask=None, output_hidden_states=False):
+    def forward(self, hidden_states, attention_mask=None, output_hidden_states=False, output_attentions=False):
+        """The last hidden state [B, L, C], the hidden states (embeddings and
+        each layer's output, or None) and the attentions (each layer's
+        masked scores [B, heads, L, L], or None)."""
         # [B, L, C] -> NCW once for the whole encoder.
         x = hidden_states.transpose(1, 2).contiguous()
-        all_hidden = []
+        all_hidden, all_attentions = [], []
         for layer in self.layers:
             if output_hidden_states:
                 all_hidden.append(x.transpose(1, 2))
-            x = layer(x, attention_mask)["feature_map"]
+            if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
+                out = checkpoint(layer, x, attention_mask, output_attentions, use_reentrant=False)
+            else:
+                out = layer(x, attention_mask, output_attentions)
+            x = out["feature_map"]
+            if output_attentions:
+                all_attentions.append(out["attention_score"])
         x = x.transpose(1, 2)
         if output_hidden_states:
             all_hidden.append(x)
-        return x, (tuple(all_hidden) if output_hidden_states else None)
+        return (x, tuple(all_hidden) if output_hidden_states else None,
+                tuple(all_attentions) if output_attentions else None)
 
 
 class SqueezeBertPooler(nn.Module):

@@ -18,14 +18,18 @@ and re-exports what users import from the parts, which live in
 * :mod:`sqbert_kernels.outputs` -- :class:`ModelOutput`,
 * :mod:`sqbert_kernels.convert` -- :func:`optimize` for ``transformers`` models.
 """
-from typing import Dict
+import dataclasses
+import json
+import os
+from typing import Dict, Optional
 
 import torch
 import torch.nn.functional as F
+from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from .checkpoint import (_ACTIVATIONS, LoadingInfo, SqueezeBertConfig, as_config, load_checkpoint, load_state,
-                         read_checkpoint_folder)
+                         read_checkpoint_folder)  # noqa: F401  (read_checkpoint_folder: re-exported)
 from .conv import SqueezeBertConv1d, repack
 from .convert import optimize
 from .encoder import (ConvActivation, ConvDropoutLayerNorm, SqueezeBertEmbeddings, SqueezeBertEncoder,
@@ -43,6 +47,7 @@ __all__ = [
     "SqueezeBertEmbeddings",
     "SqueezeBertEncoder",
     "SqueezeBertForMaskedLM",
+    "SqueezeBertForMultipleChoice",
     "SqueezeBertForQuestionAnswering",
     "SqueezeBertForSequenceClassification",
     "SqueezeBertForTokenClassification",
@@ -63,7 +68,9 @@ __all__ = [
 
 
 class SqueezeBertPreTrainedModel(nn.Module):
-    """Config handling, weight init and :meth:`from_pretrained`."""
+    """Config handling, weight init, :meth:`from_pretrained`,
+    :meth:`save_pretrained` and the rest of what transformers users call on a
+    ``PreTrainedModel``."""
 
     base_model_prefix = "transformer"
 
@@ -73,7 +80,8 @@ class SqueezeBertPreTrainedModel(nn.Module):
 
     def init_weights(self):
         """Hugging Face's initialisation: normal(0, initializer_range) for
-        convolutions, linears and embeddings, zero biases, unit LayerNorms."""
+        convolutions, linears and embeddings, zero biases, unit LayerNorms,
+        and the ``position_ids`` buffer (garbage after ``to_empty()``)."""
         std = self.config.initializer_range
         for module in self.modules():
             if isinstance(module, (nn.Linear, nn.Conv1d, nn.Embedding)):
@@ -88,22 +96,140 @@ class SqueezeBertPreTrainedModel(nn.Module):
                 nn.init.zeros_(module.bias)
             if isinstance(module, SqueezeBertLMPredictionHead):
                 nn.init.zeros_(module.bias)
+            if isinstance(module, SqueezeBertEmbeddings):
+                with torch.no_grad():
+                    ids = module.position_ids
+                    ids.copy_(torch.arange(ids.shape[-1], device=ids.device).expand(ids.shape))
         self.tie_weights()
 
     def tie_weights(self):
         pass
 
+    def _output_flags(self, output_attentions, output_hidden_states, return_dict):
+        """The call's arguments, the config's values where they are None."""
+        config = self.config
+        return (config.output_attentions if output_attentions is None else bool(output_attentions),
+                config.output_hidden_states if output_hidden_states is None else bool(output_hidden_states),
+                config.use_return_dict if return_dict is None else bool(return_dict))
+
+    @property
+    def base_model(self) -> nn.Module:
+        return getattr(self, self.base_model_prefix, self)
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.base_model.embeddings.word_embeddings
+
+    def set_input_embeddings(self, value: nn.Embedding):
+        self.base_model.embeddings.word_embeddings = value
+
+    def get_output_embeddings(self):
+        return None
+
+    def resize_token_embeddings(self, new_num_tokens: Optional[int] = None, pad_to_multiple_of: Optional[int] = None,
+                                mean_resizing: bool = True) -> nn.Embedding:
+        """Resizes the word embeddings (and a tied decoder and its bias) to
+        ``new_num_tokens`` rows, rounded up to ``pad_to_multiple_of``, keeping
+        the rows both sizes have, and updates ``config.vocab_size``. New rows
+        are the old rows' mean (``mean_resizing``, transformers' default, which
+        samples around that mean with a negligible 1e-9 covariance) or
+        normal(0, initializer_range); new decoder biases the old ones' mean or
+        zero. Returns the (new) input embedding."""
+        old = self.get_input_embeddings()
+        if new_num_tokens is None and pad_to_multiple_of is None:
+            return old
+        n = old.num_embeddings if new_num_tokens is None else new_num_tokens
+        if pad_to_multiple_of is not None:
+            n = (n + pad_to_multiple_of - 1) // pad_to_multiple_of * pad_to_multiple_of
+        if not (isinstance(n, int) and n >= 1):
+            raise ValueError(f"resize_token_embeddings: expected a positive number of tokens, got {n!r}")
+        padding_idx = old.padding_idx if old.padding_idx is not None and old.padding_idx < n else None
+        dataclasses.replace(self.config, vocab_size=n, pad_token_id=padding_idx)  # refuses a bad size first
+        self.config.vocab_size, self.config.pad_token_id = n, padding_idx
+        new = nn.Embedding(n, old.embedding_dim, padding_idx=padding_idx, device=old.weight.device,
+                           dtype=old.weight.dtype)
+        keep = min(n, old.num_embeddings)
+        with torch.no_grad():
+            if mean_resizing:
+                new.weight.copy_(old.weight.mean(0).expand_as(new.weight))
+            else:
+                nn.init.normal_(new.weight, std=self.config.initializer_range)
+            new.weight[:keep] = old.weight[:keep]
+        new.weight.requires_grad_(old.weight.requires_grad)
+        self.set_input_embeddings(new)
+        self._resize_output(n, keep, mean_resizing)
+        self.tie_weights()
+        return new
+
+    def _resize_output(self, n: int, keep: int, mean_resizing: bool):
+        pass
+
+    def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs=None):
+        """Recomputes each encoder layer's activations in the backward pass
+        (``torch.utils.checkpoint``, non-reentrant) when training."""
+        if gradient_checkpointing_kwargs and gradient_checkpointing_kwargs.get("use_reentrant", False):
+            raise ValueError("gradient_checkpointing_enable: only use_reentrant=False is supported")
+        self.base_model.encoder.gradient_checkpointing = True
+
+    def gradient_checkpointing_disable(self):
+        self.base_model.encoder.gradient_checkpointing = False
+
+    @property
+    def is_gradient_checkpointing(self) -> bool:
+        return self.base_model.encoder.gradient_checkpointing
+
+    def num_parameters(self, only_trainable: bool = False, exclude_embeddings: bool = False) -> int:
+        """The parameters (tied ones once), as transformers counts them."""
+        embeddings = {id(m.weight) for m in self.modules() if isinstance(m, nn.Embedding)}
+        return sum(p.numel() for p in self.parameters()
+                   if (p.requires_grad or not only_trainable) and not (exclude_embeddings and id(p) in embeddings))
+
+    def save_pretrained(self, save_directory: str, state_dict: Optional[Dict[str, Tensor]] = None,
+                        safe_serialization: bool = True, **kwargs):
+        """Writes ``config.json`` and ``model.safetensors`` into
+        ``save_directory`` as transformers does (tied weights once), for this
+        package's or transformers' ``from_pretrained``."""
+        if not safe_serialization:
+            raise ValueError("save_pretrained: only safe_serialization=True (model.safetensors) is supported")
+        if kwargs.get("push_to_hub"):
+            raise ValueError("save_pretrained: push_to_hub is not supported (no network access)")
+        if os.path.isfile(save_directory):
+            raise ValueError(f"save_pretrained: {save_directory!r} is a file, expected a folder")
+        os.makedirs(save_directory, exist_ok=True)
+        config = self.config.to_dict()
+        config["architectures"] = [type(self).__name__]
+        with open(os.path.join(save_directory, "config.json"), "w", encoding="utf-8") as f:
+            json.dump(config, f, indent=2, sort_keys=True)
+        state = self.state_dict() if state_dict is None else state_dict
+        state = {k: v.detach().cpu().contiguous() for k, v in state.items() if not self._is_tied(k)}
+        save_file(state, os.path.join(save_directory, "model.safetensors"), metadata={"format": "pt"})
+
     @classmethod
-    def from_pretrained(cls, path: str, strict: bool = True, **config_overrides):
+    def from_pretrained(cls, path: Optional[str] = None, *model_args, config=None,
+                        state_dict: Optional[Dict[str, Tensor]] = None, strict: bool = True, **config_overrides):
         """Loads a local Hugging Face checkpoint folder: ``config.json`` and
         ``model.safetensors`` or ``pytorch_model.bin``. No downloads.
-        ``config_overrides`` replace fields of config.json. A checkpoint that
-        lacks weights of the model or holds others is refused, or with
-        ``strict=False`` loaded with a warning naming them (see
-        :func:`~sqbert_kernels.checkpoint.load_state`)."""
-        config, state = read_checkpoint_folder(path, **config_overrides)
+        ``config`` (this package's, a dict or a transformers config) replaces
+        config.json, ``state_dict`` the weight files (``path`` may then be
+        None when ``config`` is given); ``config_overrides`` replace fields of
+        the config. A checkpoint that lacks weights of the model or holds
+        others is refused, or with ``strict=False`` loaded with a warning
+        naming them (see :func:`~sqbert_kernels.checkpoint.load_state`)."""
+        if model_args:
+            raise TypeError(f"from_pretrained: unexpected positional arguments {model_args!r}")
+        for name in ("output_loading_info", "local_files_only", "trust_remote_code", "cache_dir"):
+            config_overrides.pop(name, None)  # transformers' loading options that change nothing here
+        if path is None and (config is None or state_dict is None):
+            raise ValueError("from_pretrained: expected a checkpoint folder, or both config and state_dict")
+        if config is None:
+            config_file = os.path.join(path, "config.json")
+            if not os.path.isfile(config_file):
+                raise FileNotFoundError(f"from_pretrained: expected a folder with config.json, got {path!r}")
+            config = SqueezeBertConfig.from_json_file(config_file, **config_overrides)
+        else:
+            config = SqueezeBertConfig.from_dict(as_config(config).to_dict(), **config_overrides)
+        state = load_checkpoint(path) if state_dict is None else state_dict
         model = cls(config)
-        load_state(model, state, strict, source=path)
+        load_state(model, state, strict, source=path if state_dict is None else "the state_dict")
         return model.eval()
 
     def load_checkpoint_state(self, state: Dict[str, Tensor], strict: bool = True) -> LoadingInfo:
@@ -114,6 +240,17 @@ class SqueezeBertPreTrainedModel(nn.Module):
 
     def _is_tied(self, key: str) -> bool:
         return False
+
+    def _base_outputs(self, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
+                      output_attentions, output_hidden_states, return_dict):
+        """A head's base-model outputs (a ModelOutput) and its return_dict."""
+        output_attentions, output_hidden_states, return_dict = self._output_flags(
+            output_attentions, output_hidden_states, return_dict)
+        outputs = self.transformer(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                                   position_ids=position_ids, inputs_embeds=inputs_embeds,
+                                   output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+                                   return_dict=True)
+        return outputs, return_dict
 
 
 class SqueezeBertModel(SqueezeBertPreTrainedModel):
@@ -127,16 +264,17 @@ class SqueezeBertModel(SqueezeBertPreTrainedModel):
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                 inputs_embeds=None, output_attentions=None, output_hidden_states=None, return_dict=None,
                 **kwargs):
+        output_attentions, output_hidden_states, return_dict = self._output_flags(
+            output_attentions, output_hidden_states, return_dict)
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("SqueezeBertModel: expected exactly one of input_ids and inputs_embeds")
-        if output_attentions:
-            raise NotImplementedError("sqbert_kernels' fused attention does not return attention scores")
         embeddings = self.embeddings(input_ids=input_ids, position_ids=position_ids,
                                      token_type_ids=token_type_ids, inputs_embeds=inputs_embeds)
-        sequence, hidden = self.encoder(embeddings, additive_mask(attention_mask, embeddings.dtype),
-                                        bool(output_hidden_states))
-        out = ModelOutput(last_hidden_state=sequence, pooler_output=self.pooler(sequence), hidden_states=hidden)
-        return out if return_dict is not False else out.to_tuple()
+        sequence, hidden, attentions = self.encoder(embeddings, additive_mask(attention_mask, embeddings.dtype),
+                                                    output_hidden_states, output_attentions)
+        out = ModelOutput(last_hidden_state=sequence, pooler_output=self.pooler(sequence), hidden_states=hidden,
+                          attentions=attentions)
+        return out if return_dict else out.to_tuple()
 
 
 def _classification_loss(config, logits, labels, num_labels):
@@ -166,14 +304,15 @@ class _SqueezeBertClassifier(SqueezeBertPreTrainedModel):
         raise NotImplementedError
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, labels=None, output_hidden_states=None, return_dict=None, **kwargs):
-        outputs = self.transformer(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                                   position_ids=position_ids, inputs_embeds=inputs_embeds,
-                                   output_hidden_states=output_hidden_states)
+                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None, return_dict=None,
+                **kwargs):
+        outputs, return_dict = self._base_outputs(input_ids, attention_mask, token_type_ids, position_ids,
+                                                  inputs_embeds, output_attentions, output_hidden_states, return_dict)
         logits = self.classifier(self.dropout(outputs[self.features]))
         loss = None if labels is None else self.loss(logits, labels)
-        out = ModelOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
-        return out if return_dict is not False else out.to_tuple()
+        out = ModelOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
+                          attentions=outputs.attentions)
+        return out if return_dict else out.to_tuple()
 
 
 class SqueezeBertForSequenceClassification(_SqueezeBertClassifier):
@@ -198,11 +337,10 @@ class SqueezeBertForQuestionAnswering(SqueezeBertPreTrainedModel):
         self.init_weights()
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, start_positions=None, end_positions=None, output_hidden_states=None,
-                return_dict=None, **kwargs):
-        outputs = self.transformer(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                                   position_ids=position_ids, inputs_embeds=inputs_embeds,
-                                   output_hidden_states=output_hidden_states)
+                inputs_embeds=None, start_positions=None, end_positions=None, output_attentions=None,
+                output_hidden_states=None, return_dict=None, **kwargs):
+        outputs, return_dict = self._base_outputs(input_ids, attention_mask, token_type_ids, position_ids,
+                                                  inputs_embeds, output_attentions, output_hidden_states, return_dict)
         start, end = self.qa_outputs(outputs.last_hidden_state).split(1, dim=-1)
         start, end = start.squeeze(-1).contiguous(), end.squeeze(-1).contiguous()
         loss = None
@@ -210,8 +348,9 @@ class SqueezeBertForQuestionAnswering(SqueezeBertPreTrainedModel):
             ignored = start.size(1)
             loss = (F.cross_entropy(start, start_positions.clamp(0, ignored), ignore_index=ignored)
                     + F.cross_entropy(end, end_positions.clamp(0, ignored), ignore_index=ignored)) / 2
-        out = ModelOutput(loss=loss, start_logits=start, end_logits=end, hidden_states=outputs.hidden_states)
-        return out if return_dict is not False else out.to_tuple()
+        out = ModelOutput(loss=loss, start_logits=start, end_logits=end, hidden_states=outputs.hidden_states,
+                          attentions=outputs.attentions)
+        return out if return_dict else out.to_tuple()
 
 
 class SqueezeBertPredictionHeadTransform(nn.Module):
@@ -265,12 +404,56 @@ class SqueezeBertForMaskedLM(SqueezeBertPreTrainedModel):
     def _is_tied(self, key: str) -> bool:
         return key in self._tied
 
+    def get_output_embeddings(self):
+        return self.cls.predictions.decoder
+
+    def _resize_output(self, n: int, keep: int, mean_resizing: bool):
+        predictions = self.cls.predictions
+        old = predictions.bias
+        with torch.no_grad():
+            bias = torch.full((n,), old.mean().item() if mean_resizing else 0.0, dtype=old.dtype, device=old.device)
+            bias[:keep] = old[:keep]
+        predictions.bias = nn.Parameter(bias, requires_grad=old.requires_grad)
+        predictions.decoder.out_features = n
+
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, labels=None, output_hidden_states=None, return_dict=None, **kwargs):
-        outputs = self.transformer(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                                   position_ids=position_ids, inputs_embeds=inputs_embeds,
-                                   output_hidden_states=output_hidden_states)
+                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None, return_dict=None,
+                **kwargs):
+        outputs, return_dict = self._base_outputs(input_ids, attention_mask, token_type_ids, position_ids,
+                                                  inputs_embeds, output_attentions, output_hidden_states, return_dict)
         logits = self.cls(outputs.last_hidden_state)
         loss = None if labels is None else F.cross_entropy(logits.view(-1, self.config.vocab_size), labels.view(-1))
-        out = ModelOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
-        return out if return_dict is not False else out.to_tuple()
+        out = ModelOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
+                          attentions=outputs.attentions)
+        return out if return_dict else out.to_tuple()
+
+
+class SqueezeBertForMultipleChoice(SqueezeBertPreTrainedModel):
+    """Inputs ``[B, num_choices, L]``: the pooled output of each choice,
+    dropout and ``Linear(hidden_size, 1)``, logits ``[B, num_choices]``."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.transformer = SqueezeBertModel(self.config)
+        self.dropout = nn.Dropout(self.config.hidden_dropout_prob)
+        self.classifier = nn.Linear(self.config.hidden_size, 1)
+        self.init_weights()
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
+                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None, return_dict=None,
+                **kwargs):
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("SqueezeBertForMultipleChoice: expected exactly one of input_ids and inputs_embeds")
+        num_choices = (input_ids if input_ids is not None else inputs_embeds).shape[1]
+
+        def flat(t, dims=1):
+            return None if t is None else t.reshape(-1, *t.shape[t.dim() - dims:])
+
+        outputs, return_dict = self._base_outputs(flat(input_ids), flat(attention_mask), flat(token_type_ids),
+                                                  flat(position_ids), flat(inputs_embeds, 2), output_attentions,
+                                                  output_hidden_states, return_dict)
+        logits = self.classifier(self.dropout(outputs.pooler_output)).view(-1, num_choices)
+        loss = None if labels is None else F.cross_entropy(logits, labels)
+        out = ModelOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
+                          attentions=outputs.attentions)
+        return out if return_dict else out.to_tuple()

@@ -192,12 +192,6 @@ def test_config_without_transformers_matches_json():
     assert config.hidden_size == 96 and config.num_labels == 3 and config.q_groups == 4
 
 
-def test_output_attentions_is_refused():
-    model = sk.SqueezeBertModel(sk.SqueezeBertConfig(**SMALL)).eval()
-    with pytest.raises(NotImplementedError, match="attention scores"):
-        model(torch.randint(0, 100, (1, 5)), output_attentions=True)
-
-
 def test_torch_compile_of_the_model():
     config = sk.SqueezeBertConfig(**SMALL)
     model = sk.SqueezeBertModel(config).eval()
