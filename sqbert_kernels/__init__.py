@@ -9,9 +9,33 @@ their CUDA kernels too (:mod:`.triton_ops`). :mod:`.model` is the drop-in
 SqueezeBERT (Hugging Face's modules and state-dict keys), and ``sqbert-bench``
 (:mod:`.bench`) times both against stock PyTorch and Hugging Face.
 """
+from importlib import metadata as _metadata
+
+try:  # setup.py's version is the one source: the installed package's metadata
+    __version__ = _metadata.version("sqbert-kernels")
+except _metadata.PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0+unknown"
+
 import torch  # noqa: F401  (loads libtorch, which the extension links against)
 
-from . import _C  # noqa: F401  (registers the ops' schemas and CPU kernels)
+try:
+    from . import _C  # noqa: F401  (registers the ops' schemas and CPU kernels)
+except ImportError as e:
+    import glob as _glob
+    import os as _os
+
+    _here = _os.path.dirname(_os.path.abspath(__file__))
+    if _glob.glob(_os.path.join(_here, "_C.*")):  # built, but failed to load
+        raise
+    # Python's "cannot import name '_C' from partially initialized module
+    # (most likely due to a circular import)" hides what happened.
+    raise ImportError(
+        f"sqbert_kernels was imported from {_here}, which has no built extension "
+        "(_C.*.so): the sqbert_kernels folder of a source tree shadows the installed "
+        "package when Python runs from the tree's root (the current folder comes first "
+        "on sys.path). Build in place with `pip install --no-build-isolation -e .`, or "
+        "run from another folder."
+    ) from e
 from . import model, ops
 
 try:
@@ -21,6 +45,7 @@ except ImportError:  # triton not installed
 from .model import (
     SqueezeBertConfig,
     SqueezeBertForMaskedLM,
+    SqueezeBertForMultipleChoice,
     SqueezeBertForQuestionAnswering,
     SqueezeBertForSequenceClassification,
     SqueezeBertForTokenClassification,
@@ -44,8 +69,10 @@ from .ops import (
 )
 
 __all__ = [
+    "__version__",
     "SqueezeBertConfig",
     "SqueezeBertForMaskedLM",
+    "SqueezeBertForMultipleChoice",
     "SqueezeBertForQuestionAnswering",
     "SqueezeBertForSequenceClassification",
     "SqueezeBertForTokenClassification",

@@ -2,8 +2,13 @@
 // operators read, and running an operator's tasks on torch's thread pool.
 #pragma once
 
-#include <ATen/ATen.h>
+// Light headers, not <ATen/ATen.h> (every operator's declaration): the
+// Tensor class and the few functions the ops call keep the glue's compile
+// time a fraction of the whole extension's.
 #include <ATen/Parallel.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
+#include <c10/core/ScalarType.h>
 
 #include <algorithm>
 #include <cstddef>

@@ -5,15 +5,17 @@ candidates doing the same work, timed side by side in one run, because these
 machines are shared and noisy and only ratios taken together mean anything.
 
 :mod:`.cases` defines the cases, :mod:`.timing` times them, :mod:`.sections`
-sweeps them into rows of results, :mod:`.report` writes those as tables and
-a chart, and :mod:`.cli` is the command (``sqbert-bench``, or ``python -m
+sweeps them into rows of results, :mod:`.noise` judges whether the machine
+was quiet enough to trust them (spreads over rounds), :mod:`.machine` says
+what it was, :mod:`.report` writes those as tables and a chart, and
+:mod:`.cli` is the command (``sqbert-bench``, or ``python -m
 sqbert_kernels.bench``).
 """
 from .cases import SQUEEZEBERT_CONVS, Case, attention_case, conv_case, count_flops, model_case, sgemm_case
 from .cli import main
 from .report import draw_chart, markdown_tables
 from .sections import attention_report, conv_report, format_conv_row, model_report
-from .timing import time_case
+from .timing import time_case, time_case_rounds
 
 __all__ = [
     "SQUEEZEBERT_CONVS",
@@ -31,4 +33,5 @@ __all__ = [
     "model_report",
     "sgemm_case",
     "time_case",
+    "time_case_rounds",
 ]

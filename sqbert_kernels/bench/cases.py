@@ -21,6 +21,12 @@ class Case:
     flops: int  # of the grouped work; the dense baseline does groups x more
     candidates: Dict[str, Callable[[], torch.Tensor]] = field(default_factory=dict)
     model_flops: Dict[str, int] = field(default_factory=dict)  # per candidate, where they differ
+    skipped: Dict[str, str] = field(default_factory=dict)  # baseline left out -> why, and the command adding it
+    label: str = ""  # what the case is, for the section's title (the model's depth and width)
+
+
+BENCH_EXTRA = 'pip install ".[bench]"'
+ONNX_INSTALL = "pip install onnxruntime onnx"
 
 
 def conv_case(cin: int, cout: int, batch: int, length: int, groups: int = 4) -> Case:
@@ -89,9 +95,11 @@ def count_flops(fn: Callable[[], object]) -> int:
 
 def model_case(batch: int, length: int, checkpoint: Optional[str] = None, compile_hf: bool = False,
                onnx: bool = False, progress=print) -> Case:
-    """The whole base model: this package, and when transformers is installed,
-    Hugging Face's SqueezeBERT on the same weights and BERT-base (random init
-    from their configs, or the SqueezeBERT checkpoint folder given)."""
+    """The whole model: this package, and when transformers is installed,
+    Hugging Face's SqueezeBERT on the same weights and a BERT of the same
+    depth and width (random init). Without a checkpoint that is the base
+    model and BERT-base; with one (a SqueezeBERT folder), its config's layers,
+    hidden and intermediate sizes, heads and vocabulary."""
     if checkpoint:
         ours = SqueezeBertModel.from_pretrained(checkpoint)
     else:
@@ -101,27 +109,40 @@ def model_case(batch: int, length: int, checkpoint: Optional[str] = None, compil
     case = Case(f"model B{batch} L{length}", count_flops(lambda: ours(ids)))
     case.candidates["sqbert_kernels"] = lambda: ours(ids)
     case.model_flops = {"sqbert_kernels": case.flops}
+    cfg = ours.config
+    shape = dict(num_hidden_layers=cfg.num_hidden_layers, hidden_size=cfg.hidden_size,
+                 intermediate_size=cfg.intermediate_size, num_attention_heads=cfg.num_attention_heads,
+                 vocab_size=cfg.vocab_size, max_position_embeddings=cfg.max_position_embeddings)
+    base = (cfg.num_hidden_layers, cfg.hidden_size, cfg.intermediate_size, cfg.num_attention_heads) == (12, 768, 3072, 12)
+    depth = (f"{cfg.num_hidden_layers} layers, hidden {cfg.hidden_size}, intermediate {cfg.intermediate_size}, "
+             f"{cfg.num_attention_heads} heads")
+    bert_name = "HF BERT-base" if base and not checkpoint else f"HF BERT ({cfg.num_hidden_layers} layers, {cfg.hidden_size})"
+    case.label = "whole base model" if base and not checkpoint else f"whole model (checkpoint: {depth})"
     try:
         import transformers
     except ImportError:
-        progress('  (transformers not installed: Hugging Face SqueezeBERT and BERT-base skipped; '
-                 'pip install ".[bench]")')
+        why = f"transformers not installed: {BENCH_EXTRA}"
+        case.skipped.update({"HF SqueezeBERT": why, bert_name: why})
+        progress(f"  (Hugging Face SqueezeBERT and {bert_name} skipped: {why})")
         return case
     transformers.logging.set_verbosity_error()
     hf = transformers.SqueezeBertModel(transformers.SqueezeBertConfig(**vars(ours.config))).eval()
     hf.load_state_dict(ours.state_dict())
-    bert = transformers.BertModel(transformers.BertConfig(), add_pooling_layer=True).eval()
+    # A BERT of the same depth and width, so that the comparison is like with like.
+    bert = transformers.BertModel(transformers.BertConfig(**shape), add_pooling_layer=True).eval()
     case.candidates["HF SqueezeBERT"] = lambda: hf(ids)
-    case.candidates["HF BERT-base"] = lambda: bert(ids)
+    case.candidates[bert_name] = lambda: bert(ids)
     case.model_flops["HF SqueezeBERT"] = count_flops(lambda: hf(ids))
-    case.model_flops["HF BERT-base"] = count_flops(lambda: bert(ids))
+    case.model_flops[bert_name] = count_flops(lambda: bert(ids))
     if compile_hf:
         compiled = torch.compile(hf)
         case.candidates["torch.compile(HF SqueezeBERT)"] = lambda: compiled(ids)
         case.model_flops["torch.compile(HF SqueezeBERT)"] = case.model_flops["HF SqueezeBERT"]
     if onnx:
         session = _onnx_session(hf, ids, progress)
-        if session is not None:
+        if session is None:
+            case.skipped["ONNX Runtime (HF SqueezeBERT)"] = f"onnxruntime or onnx not installed: {ONNX_INSTALL}"
+        else:
             feed = {"input_ids": ids.numpy()}
             case.candidates["ONNX Runtime (HF SqueezeBERT)"] = lambda: session.run(None, feed)
             case.model_flops["ONNX Runtime (HF SqueezeBERT)"] = case.model_flops["HF SqueezeBERT"]
@@ -130,9 +151,10 @@ def model_case(batch: int, length: int, checkpoint: Optional[str] = None, compil
 
 def _onnx_session(hf, ids, progress):
     try:
+        import onnx  # noqa: F401  (torch.onnx.export writes with it)
         import onnxruntime
     except ImportError:
-        progress("  (onnxruntime not installed: ONNX Runtime skipped)")
+        progress(f"  (ONNX Runtime skipped: onnxruntime or onnx not installed: {ONNX_INSTALL})")
         return None
     import os
     import tempfile

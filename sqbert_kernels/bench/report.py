@@ -1,84 +1,138 @@
 """The sections' rows written out: Markdown tables (the README's) and a chart
-(matplotlib, from the ``bench`` extra)."""
-from typing import List
+(matplotlib, from the ``bench`` extra). Every ratio is a speedup of this
+package's candidate over another (its time / ours: "x faster than"), every
+candidate keeps its name from :mod:`.cases`, and a noisy run says so."""
+from typing import List, Optional
+
+from .machine import describe
+from .noise import format_spread
 
 
-def markdown_tables(conv: List[dict], attention: List[dict], models: List[dict]) -> str:
+def noise_banner(verdict: Optional[dict], limit: int = 6) -> List[str]:
+    """Lines warning that the run is not to be trusted (none for a quiet run)."""
+    if not verdict or not verdict.get("noisy"):
+        return []
+    w = verdict["warnings"]
+    return ([f"WARNING: the machine was too noisy to trust these numbers ({len(w)} warning(s): spread over "
+             f"{verdict['spread_limit']:.2f}x, sgemm ceiling moving over {verdict['sgemm_limit']:.0%}, or more "
+             f"threads over {verdict['threads_limit']:.2f}x slower than fewer). Rerun on a quiet machine."]
+            + [f"  - {x}" for x in w[:limit]] + ([f"  - ... and {len(w) - limit} more"] if len(w) > limit else []))
+
+
+def _spread(r: dict) -> str:
+    return format_spread(r["spread"]).replace("spread ", "") + (" NOISY" if r.get("warnings") else "")
+
+
+def markdown_tables(conv: List[dict], attention: List[dict], models: List[dict], info: Optional[dict] = None,
+                    verdict: Optional[dict] = None) -> str:
     """The results as the README's tables, one per section that ran."""
     tables = []
+    if info:
+        tables.append([f"Machine: {describe(info)}. Ratios are speedups (x faster than; higher is better), "
+                       "spread is the slowest round over the fastest."])
+    banner = noise_banner(verdict, limit=50)
+    if banner:
+        tables.append(["**" + banner[0] + "**", ""] + banner[1:])
     if models:
-        rows = [f"| {r['threads']} | {r['batch']} | {r['length']} | {name} | {r['gflop'][name]:.2f} | "
-                f"{ms:.1f} | {r['speedup'][name]:.2f}x |" for r in models for name, ms in r["ms"].items()]
-        tables.append(["| threads | B | L | model | GFLOP | ms | time / sqbert_kernels' |",
-                       "|---|---|---|---|---|---|---|"] + rows)
+        rows = []
+        for r in models:
+            s = r["speedup"]["sqbert_kernels"]
+            rows += [f"| {r['threads']} | {r['batch']} | {r['length']} | {name} | {r['gflop'][name]:.2f} | "
+                     f"{ms:.1f} | {'-' if name not in s else f'{s[name]:.2f}x'} | {r['spread'][name] or 1:.2f}x |"
+                     for name, ms in r["ms"].items()]
+            rows += [f"| {r['threads']} | {r['batch']} | {r['length']} | {name} | | | skipped: {why} | |"
+                     for name, why in r.get("skipped", {}).items()]
+        tables.append([f"{models[0].get('model', 'whole model')}:", "",
+                       "| threads | B | L | model | GFLOP | ms | sqbert_kernels x faster than it | spread |",
+                       "|---|---|---|---|---|---|---|---|"] + rows)
     if conv:
         rows = []
         for r in conv:
-            ms, gf = r["ms"], r["gflops"]
+            ms, gf, s = r["ms"], r["gflops"], r["speedup"]["sqbert packed"]
             rows.append(
                 f"| {r['threads']} | {r['batch']} | {r['length']} | {r['cin']}->{r['cout']} ({r['groups']}) | "
                 f"{ms['sqbert packed']:.3f} | {gf['sqbert packed']:.1f} ({gf['sqbert packed'] / r['sgemm_gflops']:.0%}) | "
                 f"{gf['sqbert']:.1f} | {gf['conv1d']:.1f} | {gf['bmm']:.1f} | "
-                f"{ms['conv1d'] / ms['sqbert packed']:.2f}x | {ms['bmm'] / ms['sqbert packed']:.2f}x | "
-                f"{ms['sqbert packed'] / ms['linear (dense)']:.2f} |")
-        tables.append(["| threads | B | L | Cin->Cout (groups) | sqbert packed ms | GF/s (% of mm) | per-call GF/s | "
-                       "conv1d GF/s | bmm GF/s | conv1d / packed | bmm / packed | packed / linear |",
-                       "|---|---|---|---|---|---|---|---|---|---|---|---|"] + rows)
+                f"{s['conv1d']:.2f}x | {s['bmm']:.2f}x | {s['linear (dense)']:.2f}x | {_spread(r)} |")
+        tables.append(["| threads | B | L | Cin->Cout (groups) | sqbert packed ms | sqbert packed GF/s (% of torch.mm) | "
+                       "sqbert GF/s | conv1d GF/s | bmm GF/s | sqbert packed x faster than conv1d | "
+                       "than bmm | than linear (dense) | spread |",
+                       "|---|---|---|---|---|---|---|---|---|---|---|---|---|"] + rows)
     if attention:
         rows = []
         for r in attention:
-            ms = r["ms"]
+            ms, s, u = r["ms"], r["speedup"]["sqbert fused"], r["speedup"]["sqbert fused unpadded"]
             rows.append(
                 f"| {r['threads']} | {r['batch']} | {r['length']} | {ms['sqbert fused']:.3f} | "
                 f"{r['gflops']['sqbert fused']:.1f} | {ms['HF eager']:.3f} | {ms['SDPA + transposes']:.3f} | "
-                f"{ms['sqbert fused'] / ms['HF eager']:.2f}x | {ms['sqbert fused'] / ms['SDPA + transposes']:.2f}x | "
-                f"{ms['sqbert fused unpadded']:.3f} | {ms['sqbert fused unpadded'] / ms['HF eager']:.2f}x | "
-                f"{ms['sqbert fused unpadded'] / ms['SDPA + transposes']:.2f}x |")
-        tables.append(["| threads | B | L | fused ms | fused GF/s | HF eager ms | SDPA + transposes ms | "
-                       "fused / HF eager | fused / SDPA | unpadded ms | unpadded / HF eager | unpadded / SDPA |",
-                       "|---|---|---|---|---|---|---|---|---|---|---|---|"] + rows)
+                f"{s['HF eager']:.2f}x | {s['SDPA + transposes']:.2f}x | "
+                f"{ms['sqbert fused unpadded']:.3f} | {u['HF eager']:.2f}x | {u['SDPA + transposes']:.2f}x | "
+                f"{_spread(r)} |")
+        tables.append(["| threads | B | L | sqbert fused ms | sqbert fused GF/s | HF eager ms | SDPA + transposes ms | "
+                       "sqbert fused x faster than HF eager | than SDPA + transposes | sqbert fused unpadded ms | "
+                       "sqbert fused unpadded x faster than HF eager | than SDPA + transposes | spread |",
+                       "|---|---|---|---|---|---|---|---|---|---|---|---|---|"] + rows)
     return "\n\n".join("\n".join(t) for t in tables) + "\n"
 
 
-def draw_chart(path: str, conv: List[dict], attention: List[dict], models: List[dict]) -> None:
-    """Latency per model, and per-op GFLOP/s against the sgemm ceiling."""
+def draw_chart(path: str, conv: List[dict], attention: List[dict], models: List[dict], info: Optional[dict] = None,
+               verdict: Optional[dict] = None) -> None:
+    """Latency per model (bars labelled with sqbert_kernels' speedup over
+    each), and per-op GFLOP/s against the sgemm ceiling; the title names the
+    machine, and a noisy run is marked in red."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 6.2))
     names = list(dict.fromkeys(n for r in models for n in r["ms"]))
-    groups = [f"t{r['threads']} B{r['batch']} L{r['length']}" for r in models]
+    groups = [f"t{r['threads']} B{r['batch']} L{r['length']}\nspread {_spread(r)}" for r in models]
     width = 0.8 / max(1, len(names))
     for i, name in enumerate(names):
-        left.bar([g + i * width for g in range(len(models))], [r["ms"].get(name, 0) for r in models],
-                 width, label=name)
-    left.set_xticks([g + 0.4 - width / 2 for g in range(len(models))], groups)
+        xs = [g + i * width for g in range(len(models))]
+        bars = left.bar(xs, [r["ms"].get(name, 0) for r in models], width, label=name)
+        if name != "sqbert_kernels":
+            left.bar_label(bars, [f"{r['speedup']['sqbert_kernels'][name]:.2f}x" if name in r["ms"] else ""
+                                  for r in models], fontsize=7)
+    left.set_xticks([g + 0.4 - width / 2 for g in range(len(models))], groups, fontsize=8)
     left.set_ylabel("latency (ms, median)")
-    left.set_title("Whole base model, fp32" if models else "Whole base model: not run")
+    left.set_title(f"{models[0].get('model', 'whole model')}, fp32\n(bar labels: sqbert_kernels x faster than it)"
+                   if models else "Whole model: not run", fontsize=10)
     if models:
         left.legend(fontsize=8)
 
-    ops = [(f"{r['cin']}->{r['cout']} g{r['groups']} t{r['threads']}", r["gflops"], r["sgemm_gflops"]) for r in conv
-           if r["batch"] == models[0]["batch"] and r["length"] == models[0]["length"]] if models else []
-    ops += [(f"attention t{r['threads']}", r["gflops"], None) for r in attention
+    ops = [(f"{r['cin']}->{r['cout']} g{r['groups']} t{r['threads']}", r["gflops"], r["sgemm_gflops"], r) for r in conv
+           if r["batch"] == models[0]["batch"] and r["length"] == models[0]["length"]] if models else \
+        [(f"{r['cin']}->{r['cout']} g{r['groups']} t{r['threads']} B{r['batch']} L{r['length']}", r["gflops"],
+          r["sgemm_gflops"], r) for r in conv]
+    ops += [(f"attention t{r['threads']}" + ("" if models else f" B{r['batch']} L{r['length']}"), r["gflops"], None, r)
+            for r in attention
             if not models or (r["batch"] == models[0]["batch"] and r["length"] == models[0]["length"])]
     series = ["sqbert packed", "sqbert", "conv1d", "bmm", "sqbert fused", "HF eager", "SDPA + transposes"]
     width = 0.8 / 4
-    for x, (label, gflops, ceiling) in enumerate(ops):
+    for x, (label, gflops, ceiling, r) in enumerate(ops):
         present = [s for s in series if s in gflops]
         for i, name in enumerate(present):
             right.bar(x + i * width, gflops[name], width, color=f"C{series.index(name)}",
                       label=name if name not in right.get_legend_handles_labels()[1] else None)
         if ceiling:
             right.hlines(ceiling, x - width / 2, x + 3.5 * width, colors="k", linestyles="dashed",
-                         label="sgemm (torch.mm 1024^3)" if x == 0 else None)
-    right.set_xticks([x + 1.5 * width for x in range(len(ops))], [o[0] for o in ops], rotation=30, fontsize=8)
-    right.set_ylabel("GFLOP/s")
-    right.set_title("Per op, against the machine's sgemm ceiling" if ops else "Per op: not run")
+                         label="sgemm ceiling (torch.mm 1024^3)" if x == 0 else None)
+    labels = [o[0] + f"\nspread {_spread(o[3])}" for o in ops]
+    right.set_xticks([x + 1.5 * width for x in range(len(ops))], labels, rotation=30, fontsize=7, ha="right")
+    right.set_ylabel("GFLOP/s (median)")
+    right.set_title("Per op, against the machine's sgemm ceiling" if ops else "Per op: not run", fontsize=10)
     if ops:
         right.legend(fontsize=8)
-    fig.tight_layout()
+    title = "sqbert-bench: " + describe(info) if info else "sqbert-bench"
+    banner = noise_banner(verdict, limit=2)
+    if banner:
+        title += "\nNOISY RUN: too noisy to trust (see below)"
+    fig.suptitle(title, fontsize=10, color="red" if banner else "black")
+    if banner:
+        fig.text(0.5, 0.005, "\n".join(banner[:1] + [b.strip() for b in banner[1:]]), ha="center", va="bottom",
+                 color="red", fontsize=8, fontweight="bold", wrap=True)
+    fig.tight_layout(rect=(0, 0.09 if banner else 0, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -1,12 +1,38 @@
 """The report's sections (convolutions, attention, whole model): each sweeps
 its cases over thread counts, batches and lengths, and returns a row of
-results per case, printing a line per row as it goes."""
-from typing import List
+results per case, printing a line per row as it goes.
+
+Every ratio is a speedup (higher is better): row["speedup"][ours][other] is
+other's median time over ours, "ours x faster than other". Every row holds
+each candidate's spread over the rounds (slowest / fastest round) and the
+warnings of :mod:`.noise` when it is over the limit."""
+import statistics
+from typing import Dict, List
 
 import torch
 
+from . import noise
 from .cases import SQUEEZEBERT_CONVS, attention_case, conv_case, model_case, sgemm_case
-from .timing import time_case
+from .timing import medians, time_case_rounds
+
+SGEMM = "torch.mm 1024^3"
+
+
+def speedups(ms: Dict[str, float], ours: List[str]) -> Dict[str, Dict[str, float]]:
+    """Each of ours over every other candidate: other's time / ours."""
+    return {o: {k: v / ms[o] for k, v in ms.items() if k != o} for o in ours if o in ms}
+
+
+def _faster(row: dict, ours: str, others: List[str]) -> str:
+    s = row["speedup"][ours]
+    return f"{ours} x faster than: " + ", ".join(f"{k} {s[k]:.2f}x" for k in others if k in s)
+
+
+def _spread_cell(row: dict) -> str:
+    cell = noise.format_spread(row["spread"])
+    if row.get("sgemm_variation") is not None:
+        cell += f", sgemm varied {row['sgemm_variation']:.0%}"
+    return cell + ("  !! NOISY: " + "; ".join(row["warnings"]) if row["warnings"] else "")
 
 
 @torch.no_grad()
@@ -18,20 +44,27 @@ def attention_report(threads: List[int], batches: List[int], lengths: List[int],
         for batch in batches:
             for length in lengths:
                 case = attention_case(batch, length)
-                times = time_case(case, rounds)
+                samples = time_case_rounds(case, rounds)
+                times = medians(samples)
+                spread = noise.spreads(samples)
+                ms = {k: v * 1e3 for k, v in times.items()}
                 row = {"case": case.name, "threads": nthreads, "batch": batch, "length": length,
-                       "gflop": case.flops / 1e9, "ms": {k: v * 1e3 for k, v in times.items()},
-                       "gflops": {k: case.flops / v / 1e9 for k, v in times.items()}}
+                       "rounds": rounds, "gflop": case.flops / 1e9, "ms": ms,
+                       "gflops": {k: case.flops / v / 1e9 for k, v in times.items()},
+                       "speedup": speedups(ms, ["sqbert fused", "sqbert fused unpadded"]),
+                       "spread": spread, "warnings": noise.row_warnings(spread)}
                 rows.append(row)
-                ms = row["ms"]
-                progress(f"  attention t{nthreads} B{batch} L{length:<4} fused {ms['sqbert fused']:7.3f} ms "
-                         f"{row['gflops']['sqbert fused']:6.1f} GF/s | HF eager {ms['HF eager']:7.3f} ms | "
-                         f"SDPA+transposes {ms['SDPA + transposes']:7.3f} ms | fused/HF "
-                         f"{ms['sqbert fused'] / ms['HF eager']:.2f}x time, fused/SDPA "
-                         f"{ms['sqbert fused'] / ms['SDPA + transposes']:.2f}x time | unpadded "
-                         f"{ms['sqbert fused unpadded']:7.3f} ms, /HF {ms['sqbert fused unpadded'] / ms['HF eager']:.2f}x, "
-                         f"/SDPA {ms['sqbert fused unpadded'] / ms['SDPA + transposes']:.2f}x")
+                progress(format_attention_row(row))
     return rows
+
+
+def format_attention_row(row: dict) -> str:
+    ms, others = row["ms"], ["HF eager", "SDPA + transposes"]
+    return (f"  attention t{row['threads']} B{row['batch']} L{row['length']:<4} ms: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in ms.items())
+            + f" | sqbert fused {row['gflops']['sqbert fused']:.1f} GF/s | "
+            + _faster(row, "sqbert fused", others) + " | "
+            + _faster(row, "sqbert fused unpadded", others) + " | " + _spread_cell(row))
 
 
 @torch.no_grad()
@@ -43,16 +76,27 @@ def model_report(threads: List[int], batches: List[int], lengths: List[int], rou
         for batch in batches:
             for length in lengths:
                 case = model_case(batch, length, checkpoint, compile_hf, onnx, progress)
-                times = time_case(case, rounds)
-                ours = times["sqbert_kernels"]
-                row = {"case": case.name, "threads": nthreads, "batch": batch, "length": length,
-                       "ms": {k: v * 1e3 for k, v in times.items()},
+                samples = time_case_rounds(case, rounds)
+                times = medians(samples)
+                spread = noise.spreads(samples)
+                ms = {k: v * 1e3 for k, v in times.items()}
+                row = {"case": case.name, "model": case.label, "threads": nthreads, "batch": batch,
+                       "length": length, "rounds": rounds, "ms": ms,
                        "gflop": {k: f / 1e9 for k, f in case.model_flops.items()},
-                       "speedup": {k: v / ours for k, v in times.items()}}
+                       "speedup": speedups(ms, ["sqbert_kernels"]), "skipped": case.skipped,
+                       "spread": spread, "warnings": noise.row_warnings(spread)}
                 rows.append(row)
-                cells = ", ".join(f"{k} {v * 1e3:.1f} ms ({row['speedup'][k]:.2f}x)" for k, v in times.items())
-                progress(f"  model t{nthreads} B{batch} L{length}: {cells}")
+                progress(format_model_row(row))
     return rows
+
+
+def format_model_row(row: dict) -> str:
+    s = row["speedup"]["sqbert_kernels"]
+    cells = [f"{k} {v:.1f} ms" + (f" (sqbert_kernels {s[k]:.2f}x faster)" if k in s else "")
+             for k, v in row["ms"].items()]
+    skipped = "".join(f" | {k} skipped ({why})" for k, why in row.get("skipped", {}).items())
+    return (f"  model t{row['threads']} B{row['batch']} L{row['length']}: " + " | ".join(cells) + skipped
+            + " | " + _spread_cell(row))
 
 
 @torch.no_grad()
@@ -68,16 +112,24 @@ def conv_report(threads: List[int], batches: List[int], lengths: List[int], roun
                 for cin, cout, groups in SQUEEZEBERT_CONVS:
                     case = conv_case(cin, cout, batch, length, groups)
                     # The sgemm ceiling is timed in the same rounds as the case.
-                    case.candidates["torch.mm 1024^3"] = ceiling.candidates["torch.mm"]
-                    times = time_case(case, rounds)
-                    mm_gflops = ceiling.flops / times.pop("torch.mm 1024^3") / 1e9
+                    case.candidates[SGEMM] = ceiling.candidates["torch.mm"]
+                    samples = time_case_rounds(case, rounds)
+                    spread = noise.spreads(samples)
+                    mm_rounds = [ceiling.flops / t / 1e9 for t in samples.pop(SGEMM)]
+                    times = medians(samples)
+                    mm_gflops = statistics.median(mm_rounds)
+                    sgemm_variation = noise.variation(mm_rounds)
+                    ms = {k: v * 1e3 for k, v in times.items()}
                     row = {
                         "case": case.name, "threads": nthreads, "batch": batch, "length": length,
-                        "cin": cin, "cout": cout, "groups": groups, "gflop": case.flops / 1e9,
-                        "sgemm_gflops": mm_gflops,
-                        "ms": {k: v * 1e3 for k, v in times.items()},
-                        "gflops": {k: case.flops / v / 1e9 for k, v in times.items()
-                                   if k != "linear (dense)"},
+                        "cin": cin, "cout": cout, "groups": groups, "rounds": rounds, "gflop": case.flops / 1e9,
+                        "sgemm_gflops": mm_gflops, "sgemm_gflops_rounds": mm_rounds,
+                        "sgemm_variation": sgemm_variation,
+                        "ms": ms,
+                        "gflops": {k: case.flops / v / 1e9 for k, v in times.items() if k != "linear (dense)"},
+                        "speedup": speedups(ms, ["sqbert packed", "sqbert"]),
+                        "spread": spread,
+                        "warnings": noise.row_warnings(spread, sgemm_variation),
                     }
                     rows.append(row)
                     progress(format_conv_row(row))
@@ -86,10 +138,9 @@ def conv_report(threads: List[int], batches: List[int], lengths: List[int], roun
 
 def format_conv_row(row: dict) -> str:
     ms, gf = row["ms"], row["gflops"]
-    best = ms["sqbert packed"]
     return (f"  {row['cin']:>4}->{row['cout']:<4} g{row['groups']} B{row['batch']} L{row['length']:<4} "
-            f"packed {best:7.3f} ms {gf['sqbert packed']:6.1f} GF/s "
-            f"({gf['sqbert packed'] / row['sgemm_gflops']:4.0%} of mm {row['sgemm_gflops']:.0f}) | "
-            f"per-call {gf['sqbert']:6.1f} | conv1d {gf['conv1d']:6.1f} | bmm {gf['bmm']:6.1f} GF/s | "
-            f"vs linear {best / ms['linear (dense)']:.2f}x time, "
-            f"conv1d/packed {ms['conv1d'] / best:.2f}x, conv1d/per-call {ms['conv1d'] / ms['sqbert']:.2f}x")
+            f"sqbert packed {ms['sqbert packed']:7.3f} ms {gf['sqbert packed']:6.1f} GF/s "
+            f"({gf['sqbert packed'] / row['sgemm_gflops']:4.0%} of torch.mm {row['sgemm_gflops']:.0f}) | GF/s: "
+            f"sqbert {gf['sqbert']:6.1f}, conv1d {gf['conv1d']:6.1f}, bmm {gf['bmm']:6.1f} | "
+            + _faster(row, "sqbert packed", ["conv1d", "bmm", "linear (dense)"]) + " | "
+            + _faster(row, "sqbert", ["conv1d"]) + " | " + _spread_cell(row))

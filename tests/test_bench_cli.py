@@ -1,0 +1,130 @@
+"""sqbert-bench's command line and its noise verdict (fast: no model timed)."""
+import json
+import sys
+
+import pytest
+
+import sqbert_kernels
+from sqbert_kernels.bench import cli, noise
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--rounds", "0"], "--rounds must be at least 1"),
+    (["--rounds", "-3"], "--rounds must be at least 1"),
+    (["--threads", "0"], "--threads must be at least 1"),
+    (["--threads", "1", "-2"], "--threads must be at least 1, got -2"),
+    (["--batch", "0"], "--batch must be at least 1"),
+    (["--length", "-1"], "--length must be at least 1"),
+    (["--length", "16", "513"], "over the model's max_position_embeddings (512)"),
+    (["--rounds", "x"], "invalid int value"),
+    (["--checkpoint", "/nonexistent/folder"], "expected a folder with config.json"),
+])
+def test_bad_values_are_argparse_errors(argv, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.parse_args(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage: sqbert-bench" in err and message in err
+
+
+def test_long_lengths_allowed_without_the_model():
+    assert cli.parse_args(["--length", "1024", "--skip", "model"]).length == [1024]
+
+
+def test_version(capsys):
+    assert isinstance(sqbert_kernels.__version__, str) and sqbert_kernels.__version__
+    with pytest.raises(SystemExit) as e:
+        cli.parse_args(["--version"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out.strip() == f"sqbert-bench {sqbert_kernels.__version__}"
+
+
+def test_help_shows_defaults(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # argparse would break "sqbert-bench.json" at its hyphen
+    with pytest.raises(SystemExit):
+        cli.parse_args(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for default in ("(default: 15)", "(default: [1, 2])", "(default: sqbert-bench.json)", "(default: sqbert-bench.png)"):
+        assert default in out
+
+
+def test_spreads_and_warnings_on_synthetic_timings():
+    quiet = {"a": [1.0, 1.05, 1.1], "b": [2.0, 2.0, 2.1]}
+    busy = {"a": [1.0, 1.6, 1.1], "b": [2.0, 2.0, 2.1]}
+    assert noise.spreads(quiet)["a"] == pytest.approx(1.1)
+    assert noise.row_warnings(noise.spreads(quiet)) == []
+    warnings = noise.row_warnings(noise.spreads(busy))
+    assert len(warnings) == 1 and "a spread 1.600x > 1.30x" in warnings[0]
+    assert noise.spreads({"a": [1.0]}) == {"a": None}  # one round: not measured
+    assert noise.variation([100.0, 95.0, 105.0]) == pytest.approx(0.1)
+    assert noise.row_warnings({}, noise.variation([100.0, 80.0, 100.0]))[0].startswith("sgemm ceiling varied 20%")
+    assert noise.row_warnings({}, noise.variation([100.0, 95.0, 100.0])) == []
+
+
+def test_more_threads_slower_than_fewer_is_noise():
+    def rows(t2_ms):
+        return [{"case": "conv", "threads": 1, "ms": {"sqbert": 1.0}, "warnings": []},
+                {"case": "conv", "threads": 2, "ms": {"sqbert": t2_ms}, "warnings": []}]
+
+    slow = rows(5.0)
+    verdict = noise.assess({"conv": slow})
+    assert verdict["noisy"] and verdict["warnings"] == ["conv t2: sqbert 5.0x slower with 2 threads than with 1"]
+    assert slow[1]["warnings"] == ["sqbert 5.0x slower with 2 threads than with 1"]  # marked on the row too
+    assert noise.assess({"conv": rows(0.6)}) == {**verdict, "noisy": False, "warnings": []}
+    assert not noise.assess({"conv": rows(1.2)})["noisy"]  # a little slower: tiny work, not noise
+
+
+def test_tiny_run_writes_json_with_spreads(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert cli.main(["--skip", "model", "conv", "--rounds", "2", "--length", "16", "--threads", "1",
+                     "--json", str(out), "--png", str(tmp_path / "r.png"),
+                     "--markdown", str(tmp_path / "r.md")]) == 0
+    data = json.loads(out.read_text())
+    for key in ("cpu", "torch", "isa", "version", "commit", "timestamp", "rounds", "noise"):
+        assert key in data
+    assert data["version"] == sqbert_kernels.__version__
+    assert data["rounds"]["attention"] == 2
+    assert set(data["noise"]) >= {"noisy", "warnings", "spread_limit"}
+    row = data["attention"][0]
+    assert set(row["spread"]) == set(row["ms"]) and all(s >= 1 for s in row["spread"].values())
+    assert row["speedup"]["sqbert fused"]["HF eager"] == pytest.approx(row["ms"]["HF eager"] / row["ms"]["sqbert fused"])
+    text = capsys.readouterr().out
+    assert "spread" in text and "x faster than" in text
+    assert "sqbert fused x faster than" in (tmp_path / "r.md").read_text()
+
+
+def _tiny_checkpoint(path):
+    transformers = pytest.importorskip("transformers")
+    config = transformers.SqueezeBertConfig(vocab_size=100, hidden_size=64, embedding_size=64, num_hidden_layers=2,
+                                            num_attention_heads=4, intermediate_size=128)
+    transformers.SqueezeBertModel(config).save_pretrained(path)
+    return str(path)
+
+
+def test_checkpoint_compared_with_a_bert_of_its_size(tmp_path, monkeypatch):
+    from sqbert_kernels.bench import model_case
+
+    checkpoint = _tiny_checkpoint(tmp_path)
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # skipped, naming the command that adds it
+    messages = []
+    case = model_case(1, 8, checkpoint=checkpoint, onnx=True, progress=messages.append)
+    assert "pip install onnxruntime onnx" in case.skipped["ONNX Runtime (HF SqueezeBERT)"]
+    assert any("pip install onnxruntime onnx" in m for m in messages)
+    assert "HF BERT-base" not in case.candidates
+    assert "HF BERT (2 layers, 64)" in case.candidates
+    assert case.label == "whole model (checkpoint: 2 layers, hidden 64, intermediate 128, 4 heads)"
+    # Like with like: the BERT's matmuls are within a small factor of SqueezeBERT's (BERT-base's would be ~100x).
+    assert case.model_flops["HF BERT (2 layers, 64)"] < 4 * case.model_flops["HF SqueezeBERT"]
+    for fn in case.candidates.values():
+        fn()
+
+
+def test_skipped_baselines_name_the_command(tmp_path, monkeypatch):
+    from sqbert_kernels.bench import model_case
+
+    checkpoint = _tiny_checkpoint(tmp_path)
+    monkeypatch.setitem(sys.modules, "transformers", None)
+    case = model_case(1, 8, checkpoint=checkpoint, progress=lambda s: None)
+    assert list(case.candidates) == ["sqbert_kernels"]
+    assert set(case.skipped) == {"HF SqueezeBERT", "HF BERT (2 layers, 64)"}
+    assert all('pip install ".[bench]"' in why for why in case.skipped.values())
