@@ -73,8 +73,8 @@ def main(argv=None) -> int:
     info = machine_info()
     model_rounds = min(args.rounds, max(5, args.rounds // 2))
     print(f"sqbert-bench {__version__}: {describe(info)}, gemm tile {info['gemm_tile']}", flush=True)
-    print("Ratios are speedups (x faster than, higher is better); spread is a case's slowest round over its "
-          f"fastest (over {noise.SPREAD_LIMIT:.2f}x is too noisy to trust).", flush=True)
+    print("Ratios are speedups (x faster than, higher is better); spread is a case's upper quartile of rounds "
+          f"over its lower one (over {noise.SPREAD_LIMIT:.2f}x is too noisy to trust).", flush=True)
     progress = lambda s: print(s, flush=True)  # noqa: E731
     conv = attention = models = []
     if "conv" not in args.skip:

@@ -1,29 +1,40 @@
 """Is the machine quiet enough to trust a run? Pure functions on timings.
 
-A case's candidates are timed in interleaved rounds; the spread of a
-candidate is its slowest round over its fastest (max/min). On a busy, shared
-machine the spread grows, the sgemm ceiling (torch.mm, timed in the same
-rounds as each convolution) moves, and more threads come out slower than
-fewer: any of these and the ratios of the run mean little."""
+A case's candidates are timed in interleaved rounds and reported by their
+medians; the spread of a candidate is the upper quartile of its rounds over
+the lower one, which one stray round (common on a shared machine, and
+harmless to a median) does not move. On a busy machine the spread grows, the
+sgemm ceiling (torch.mm, timed in the same rounds as each convolution)
+moves, and more threads come out slower than fewer: any of these and the
+ratios of the run mean little."""
 import statistics
 from typing import Dict, Iterable, List, Optional
 
-SPREAD_LIMIT = 1.3  # max/min of a candidate's rounds
-SGEMM_LIMIT = 0.15  # (max - min) / median of the ceiling's GFLOP/s over rounds
+SPREAD_LIMIT = 1.2  # upper over lower quartile of a candidate's rounds
+SGEMM_LIMIT = 0.1  # interquartile range over the median of the ceiling's GFLOP/s
 THREADS_LIMIT = 1.3  # more threads this many times slower than fewer
 
 
+def quartiles(values: List[float]):
+    """The lower quartile, median and upper quartile (inclusive: defined from 2 values)."""
+    return statistics.quantiles(values, n=4, method="inclusive")
+
+
 def spreads(samples: Dict[str, List[float]]) -> Dict[str, Optional[float]]:
-    """Each candidate's slowest round over its fastest (None under 2 rounds)."""
-    return {name: (max(s) / min(s) if len(s) >= 2 and min(s) > 0 else None) for name, s in samples.items()}
+    """Each candidate's upper quartile over its lower one (None under 2 rounds)."""
+    out = {}
+    for name, s in samples.items():
+        q1, _, q3 = quartiles(s) if len(s) >= 2 else (0, 0, 0)
+        out[name] = q3 / q1 if q1 > 0 else None
+    return out
 
 
 def variation(values: List[float]) -> Optional[float]:
-    """(max - min) / median, None under 2 values."""
+    """The interquartile range over the median, None under 2 values."""
     if len(values) < 2:
         return None
-    mid = statistics.median(values)
-    return (max(values) - min(values)) / mid if mid > 0 else None
+    q1, mid, q3 = quartiles(values)
+    return (q3 - q1) / mid if mid > 0 else None
 
 
 def row_warnings(spread: Dict[str, Optional[float]], sgemm_variation: Optional[float] = None,

@@ -29,7 +29,7 @@ def markdown_tables(conv: List[dict], attention: List[dict], models: List[dict],
     tables = []
     if info:
         tables.append([f"Machine: {describe(info)}. Ratios are speedups (x faster than; higher is better), "
-                       "spread is the slowest round over the fastest."])
+                       "spread is the upper quartile of a case's rounds over the lower one."])
     banner = noise_banner(verdict, limit=50)
     if banner:
         tables.append(["**" + banner[0] + "**", ""] + banner[1:])
