@@ -30,7 +30,7 @@ installed, on a machine with a CUDA GPU)::
     python benchmarks/gpu_bench.py --quick          # B 8, L 128 and 512 only
     python benchmarks/gpu_bench.py --run-tests      # the GPU tests, then the benchmark
 
-The GPU tests alone: ``TRITON_INTERPRET=0 python -m pytest tests/test_triton_ops.py -q``
+The GPU tests alone: ``TRITON_INTERPRET=0 python -m pytest tests/test_triton_ops.py tests/test_shared_ops.py -k triton -q``
 (tests/conftest.py turns Triton's CPU interpreter on only when
 TRITON_INTERPRET is unset; 0 means compiled kernels on the GPU).
 """
@@ -42,7 +42,8 @@ import subprocess
 import sys
 from typing import Callable, Dict, List, Optional
 
-TEST_COMMAND = [sys.executable, "-m", "pytest", "tests/test_triton_ops.py", "-q"]
+TEST_COMMAND = [sys.executable, "-m", "pytest", "tests/test_triton_ops.py", "tests/test_shared_ops.py", "-k", "triton",
+                "-q"]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEVICE = "cuda"
 
@@ -52,7 +53,8 @@ def _interpreting() -> bool:
 
 
 def run_tests() -> int:
-    """Runs tests/test_triton_ops.py on the GPU (TRITON_INTERPRET=0)."""
+    """Runs the Triton tests (tests/test_triton_ops.py and the shared tests' triton cases) on the GPU
+    (TRITON_INTERPRET=0)."""
     env = dict(os.environ, TRITON_INTERPRET="0")
     print("$ TRITON_INTERPRET=0 " + " ".join(["python"] + TEST_COMMAND[1:]), flush=True)
     return subprocess.call(TEST_COMMAND, cwd=ROOT, env=env)
@@ -195,7 +197,7 @@ def markdown(rows: List[Dict]) -> str:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
-        epilog="GPU tests: TRITON_INTERPRET=0 python -m pytest tests/test_triton_ops.py -q "
+        epilog="GPU tests: TRITON_INTERPRET=0 python -m pytest tests/test_triton_ops.py tests/test_shared_ops.py -k triton -q "
                "(or --run-tests). Goals are reported in the table, not asserted.",
     )
     parser.add_argument("--json", default="gpu_bench.json", help="where to write the results (default %(default)s)")
@@ -210,7 +212,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--warmup", type=int, default=10, help="untimed calls before timing")
     parser.add_argument("--quick", action="store_true", help="batch 8 only")
     parser.add_argument("--run-tests", action="store_true",
-                        help="first run tests/test_triton_ops.py on the GPU (TRITON_INTERPRET=0)")
+                        help="first run the Triton tests on the GPU (TRITON_INTERPRET=0)")
     parser.add_argument("--tests-only", action="store_true", help="run the GPU tests and exit")
     args = parser.parse_args(argv)
 
