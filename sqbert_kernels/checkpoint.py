@@ -15,7 +15,7 @@ import reprlib
 import warnings
 from collections import Counter
 from dataclasses import dataclass, fields
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional
 
 import torch
 import torch.nn.functional as F
@@ -212,15 +212,6 @@ def as_config(config) -> SqueezeBertConfig:
         raise ValueError(f"expected a SqueezeBertConfig, a dict or a transformers config, got "
                          f"{type(config).__name__}")
     return SqueezeBertConfig.from_dict(config.to_dict())
-
-
-def read_checkpoint_folder(path: str, **config_overrides) -> Tuple[SqueezeBertConfig, Dict[str, Tensor]]:
-    """The config (``config.json``, with ``config_overrides`` replacing some
-    fields) and the state dict of a Hugging Face checkpoint folder."""
-    config_file = os.path.join(path, "config.json")
-    if not os.path.isfile(config_file):
-        raise FileNotFoundError(f"from_pretrained: expected a folder with config.json, got {path!r}")
-    return SqueezeBertConfig.from_json_file(config_file, **config_overrides), load_checkpoint(path)
 
 
 def load_checkpoint(path: str) -> Dict[str, Tensor]:

@@ -3,7 +3,6 @@ encoder layers (attention, convolutions, LayerNorms) on NCW activations,
 the encoder and the pooler, with Hugging Face's module names and forward
 signatures.
 """
-import math
 from typing import Optional
 
 import torch
@@ -80,7 +79,8 @@ class SqueezeBertSelfAttention(nn.Module):
         mask = additive_mask(attention_mask, q.dtype)
         if output_attentions:
             # The slower stock composition that materialises the scores.
-            context, scores = attention_with_scores(q, k, v, mask, self.num_attention_heads, self.dropout)
+            context, scores = ops.attention_reference_with_scores(q, k, v, mask, self.num_attention_heads,
+                                                                  self.dropout)
             return {"context_layer": context, "attention_score": scores}
         if self.training and self.dropout.p > 0:
             # Dropout on the attention probabilities: the stock composition.
@@ -88,24 +88,6 @@ class SqueezeBertSelfAttention(nn.Module):
         else:
             context = ops.fused_attention(q, k, v, mask, self.num_attention_heads)
         return {"context_layer": context}
-
-
-def attention_with_scores(q: Tensor, k: Tensor, v: Tensor, mask: Optional[Tensor], num_heads: int,
-                          dropout=None):
-    """:func:`~sqbert_kernels.ops.attention_reference` that also returns what
-    transformers' SqueezeBERT returns as its attentions: the scaled scores
-    with the additive mask added, before the softmax, ``[B, heads, L, L]``."""
-    batch, channels, length = q.shape
-    d = channels // num_heads
-    q_h = q.reshape(batch, num_heads, d, length).transpose(2, 3)
-    k_h = k.reshape(batch, num_heads, d, length)
-    v_h = v.reshape(batch, num_heads, d, length).transpose(2, 3)
-    scores = torch.matmul(q_h, k_h) / math.sqrt(d)
-    if mask is not None:
-        scores = scores + mask
-    probs = torch.softmax(scores, dim=-1)
-    context = torch.matmul(probs if dropout is None else dropout(probs), v_h)
-    return context.transpose(2, 3).reshape(batch, channels, length), scores
 
 
 class ConvDropoutLayerNorm(nn.Module):
@@ -160,7 +142,8 @@ class SqueezeBertModule(nn.Module):
         post_attention = self.post_attention(att["context_layer"], hidden_states)
         inter, out = self.intermediate.conv1d, self.output.conv1d
         if (self.intermediate.act_name == "gelu" and inter.groups == out.groups
-                and not (self.training and self.output.dropout.p > 0) and _plain(self.intermediate, inter, self.output, self.output.dropout, out)):
+                and not (self.training and self.output.dropout.p > 0)
+                and _plain(self.intermediate, inter, self.output, self.output.dropout, out)):
             w1, b1, w2, b2 = inter.weight, inter.bias, out.weight, out.bias
             if _runs_packed(post_attention, w1, b1, w2, b2):
                 # Both convolutions one block of positions at a time: the

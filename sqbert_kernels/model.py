@@ -28,8 +28,7 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 from torch import Tensor, nn
 
-from .checkpoint import (_ACTIVATIONS, LoadingInfo, SqueezeBertConfig, as_config, load_checkpoint, load_state,
-                         read_checkpoint_folder)  # noqa: F401  (read_checkpoint_folder: re-exported)
+from .checkpoint import _ACTIVATIONS, LoadingInfo, SqueezeBertConfig, as_config, load_checkpoint, load_state
 from .conv import SqueezeBertConv1d, repack
 from .convert import optimize
 from .encoder import (ConvActivation, ConvDropoutLayerNorm, SqueezeBertEmbeddings, SqueezeBertEncoder,

@@ -1,7 +1,7 @@
 """Python side of the ``torch.ops.sqbert`` ops: thin wrappers, fake (meta)
 implementations for ``torch.compile`` and ``torch.export``, autograd, and
 FLOP formulas for ``torch.utils.flop_counter.FlopCounterMode``."""
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -91,6 +91,14 @@ def attention_reference(q: Tensor, k: Tensor, v: Tensor, mask: Optional[Tensor],
     """:func:`fused_attention` composed of stock PyTorch ops, the way Hugging
     Face's SqueezeBERT computes it (differentiable, any dtype and device);
     ``dropout``, if given, applies to the attention probabilities."""
+    return attention_reference_with_scores(q, k, v, mask, num_heads, dropout)[0]
+
+
+def attention_reference_with_scores(q: Tensor, k: Tensor, v: Tensor, mask: Optional[Tensor], num_heads: int,
+                                    dropout: Optional[Callable[[Tensor], Tensor]] = None) -> Tuple[Tensor, Tensor]:
+    """:func:`attention_reference`, and what transformers' SqueezeBERT returns
+    as its attentions: the scaled scores with the mask added, before the
+    softmax, ``[B, heads, L, L]``."""
     batch, channels, length = q.shape
     d = channels // num_heads
     q_h = q.reshape(batch, num_heads, d, length).transpose(2, 3)
@@ -101,7 +109,7 @@ def attention_reference(q: Tensor, k: Tensor, v: Tensor, mask: Optional[Tensor],
         scores = scores + mask
     probs = torch.softmax(scores, dim=-1)
     context = torch.matmul(probs if dropout is None else dropout(probs), v_h)
-    return context.transpose(2, 3).reshape(batch, channels, length)
+    return context.transpose(2, 3).reshape(batch, channels, length), scores
 
 
 def cpu_isas() -> List[str]:

@@ -161,7 +161,8 @@ void grouped_pw_conv_run(const GroupedPwConvArgs& args,
     float* y = args.y + blk.b * args.y_batch_stride + blk.g * args.group_out * args.y_channel_stride + blk.n0;
     auto panel = [&](size_t m0, size_t k0) -> F32GemmWeights {
       if (args.packed_weight != nullptr) {
-        return packed_panel(args.packed_weight, args.packed_group_stride, blk.g, args.group_out, args.group_in, m0, k0, config);
+        return packed_panel(args.packed_weight, args.packed_group_stride, blk.g, args.group_out, args.group_in, m0,
+                            k0, config);
       }
       const size_t c = blk.g * args.group_out + m0;
       return {args.weight + c * args.w_stride_c + k0 * args.w_stride_k, args.w_stride_c, args.w_stride_k,
@@ -191,13 +192,15 @@ void grouped_pw_ffn_run(const GroupedPwFfnArgs& args, const KernelConfig& config
     const Block blk = task_block(task, args.groups, args.length, config);
     gemm_block(config, args.group_hidden, task_rows(args, task, task_end, config), BlockRows{nullptr, 0, 0, 0},
                hidden.data(), config.nr, args.gelu, x_panel.data(), [&](size_t m0, size_t k0) {
-                 return packed_panel(args.packed_w1, args.packed_w1_group_stride, blk.g, args.group_hidden, args.group_in, m0, k0, config);
+                 return packed_panel(args.packed_w1, args.packed_w1_group_stride, blk.g, args.group_hidden,
+                                     args.group_in, m0, k0, config);
                });
     float* y = args.y + blk.b * args.y_batch_stride + blk.g * args.group_out * args.y_channel_stride + blk.n0;
     gemm_block(config, args.group_out, BlockRows{hidden.data(), config.nr, args.group_hidden, blk.nc},
                task_rows(args, task + 1, task_end, config), y,
                args.y_channel_stride, false, x_panel.data(), [&](size_t m0, size_t k0) {
-                 return packed_panel(args.packed_w2, args.packed_w2_group_stride, blk.g, args.group_out, args.group_hidden, m0, k0, config);
+                 return packed_panel(args.packed_w2, args.packed_w2_group_stride, blk.g, args.group_out,
+                                     args.group_hidden, m0, k0, config);
                });
   }
 }

@@ -76,7 +76,7 @@ bool read_packed_f32_header(const uint8_t* bytes, uint64_t groups, uint64_t row_
     return fail("weights packed for a kernel this build and CPU have, got weights packed for " +
                 std::string(kernel_name(header->kernel)) + " (pack them again here)");
   }
-  if (header->mr != (*config)->mr || header->groups != groups || header->groups == 0 ||
+  if (header->mr != (*config)->mr || header->groups != groups ||
       header->out_channels % header->groups != 0 ||
       header->panels != f32_gemm_panel_count(header->out_channels / header->groups, header->mr)) {
     return fail("a consistent packed-weight header, got one of " + std::to_string(header->groups) + " groups, " +

@@ -126,7 +126,7 @@ void check_x(const at::Tensor& x, const char* op = kOp) {
 // A packed tensor (argument `name` of `op`) checked by its header, which
 // says which kernel runs it.
 struct CheckedPacked {
-  at::Tensor bytes;  // contiguous and 64-byte aligned
+  at::Tensor bytes;  // contiguous, float-aligned
   PackedWeightsHeader header;
   const KernelConfig* config;
 
@@ -141,9 +141,10 @@ CheckedPacked checked_packed(const at::Tensor& packed_in, const char* op, const 
   TORCH_CHECK(packed_in.scalar_type() == at::kByte && packed_in.dim() == 2, op, ": expected ", name,
               " from pack_pw_weight (uint8 of shape [groups, bytes per group]), got ",
               c10::getDtypeNames(packed_in.scalar_type()).first, " of shape ", packed_in.sizes());
-  // The kernels read the panels as floats, with aligned vector loads where
-  // they can: a view at an odd offset is copied.
-  const bool aligned = packed_in.is_contiguous() && reinterpret_cast<uintptr_t>(packed_in.data_ptr()) % 64 == 0;
+  // The kernels read the panels as floats: a strided view, or one at an
+  // offset that is not a whole float, is copied.
+  const bool aligned =
+      packed_in.is_contiguous() && reinterpret_cast<uintptr_t>(packed_in.data_ptr()) % alignof(float) == 0;
   CheckedPacked packed{aligned ? packed_in : packed_in.clone(at::MemoryFormat::Contiguous), {}, nullptr};
   std::string error;
   TORCH_CHECK(read_packed_f32_header(packed.bytes.data_ptr<uint8_t>(), packed.bytes.size(0), packed.bytes.size(1),
