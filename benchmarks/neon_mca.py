@@ -16,6 +16,26 @@ none of its own for the Cortex-A76 or the Neoverse N1 (it schedules both
 with its Cortex-A57 model); so the output gives each model's own FMA peak,
 from a synthetic block of independent ``fmla``, beside the core's.
 
+The int8 kernels get the same treatment (--int8-only skips the f32 part):
+the inner loop of qs8_gemm_8x8c4__neondot (ARMv8.2 sdot; Cortex-A76,
+Neoverse N1, and the Cortex-A55, which has it too) and of
+qs8_gemm_4x8c4__neon (ARMv8.0 smull/smlal/sadalp; Cortex-A53, and the A76
+for comparison), compiled with -O3 -march=armv8-a (the dot product comes
+from the kernel file's own target pragma, as in the library). Their rate is
+given in int8 multiply-accumulates (MACs) per cycle (a 4-lane sdot is 16, an
+8-lane smull/smlal 8) beside the f32 loop's FMAs (MACs) per cycle on the
+same core and model (the packed full-tile 8x8 loop, -O2 -march=armv8-a).
+
+What the model leaves out, for both: every load hits L1 (no cache or TLB
+misses, no prefetching, no bank conflicts), load latency is hidden by the
+loop's independence (the model does not wait on memory), the loop runs
+forever (no entry, exit, epilogue or call overhead: short k loops do worse),
+branches are predicted perfectly, and the core's front end (decode, the
+loop buffer, fetch alignment) is modelled only as a dispatch width. For the
+A76 and N1 the model is LLVM's Cortex-A57 one, whose dispatch is 3 wide
+(the cores decode 4): a loop with overhead beside its sdots can be charged
+more cycles than the core spends.
+
 Needs Debian's g++-aarch64-linux-gnu and llvm-15 (``apt-get install
 --no-install-recommends g++-aarch64-linux-gnu llvm-15``, or pass --install
 to have this script run that apt-get). --llvm-mca picks another llvm-mca
@@ -24,6 +44,7 @@ FP pipes).
 
     python benchmarks/neon_mca.py
     python benchmarks/neon_mca.py --llvm-mca llvm-mca-19 --show-asm
+    python benchmarks/neon_mca.py --int8-only
 """
 import argparse
 import json
@@ -47,6 +68,18 @@ CORES = {
     "cortex-a55": (8, "in-order, 64-bit-wide NEON datapath: one 128-bit FMLA per cycle"),
 }
 
+# The int8 kernels: (source, symbol part, cores, what it is). The symbol part
+# ends the unmangled name ("...__neonE" in the mangled one) so "__neon" does
+# not also match "__neondot".
+INT8_KERNELS = [
+    ("qs8_gemm_8x8c4_neondot.cpp", "qs8_gemm_8x8c4__neondotE", ["cortex-a76", "neoverse-n1", "cortex-a55"],
+     "8x8c4 sdot (ARMv8.2)"),
+    ("qs8_gemm_4x8c4_neon.cpp", "qs8_gemm_4x8c4__neonE", ["cortex-a53", "cortex-a76"],
+     "4x8c4 smull/smlal/sadalp (ARMv8.0)"),
+]
+# int8 MACs of one instruction: sdot on 4 lanes 16, smull/smlal on 8 lanes 8.
+INT8_MAC = [(re.compile(r"^[su]dot\s+v\d+\.4s"), 16), (re.compile(r"^[su]m(ull|lal)2?\s+v\d+\.8h"), 8)]
+
 # The micro-kernel template: gemm_8x8<kPartial, kRowsAdjacent, kScaled>; kScaled
 # (attention's column scale) only changes the stores, so its loops are left out.
 VARIANTS = {
@@ -67,8 +100,8 @@ def run(cmd, **kw):
     return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw).stdout
 
 
-def compile_asm(flags):
-    return run([CXX, "-std=c++17", "-O2", *flags, "-S", "-o", "-", KERNEL])
+def compile_asm(flags, source=KERNEL, opt="-O2"):
+    return run([CXX, "-std=c++17", opt, "-I", os.path.dirname(source), *flags, "-S", "-o", "-", source])
 
 
 def demangle(name):
@@ -92,9 +125,13 @@ def functions(asm):
     return funcs
 
 
-def inner_loops(body):
+def int8_macs(lines):
+    return sum(n for line in lines for pattern, n in INT8_MAC if pattern.match(line))
+
+
+def inner_loops(body, is_mac=FMLA_LANE.match):
     """[(start, end)]: innermost loops (label .. backward branch) holding a
-    by-element fmla."""
+    multiply-accumulate (by default a by-element fmla)."""
     labels = {}
     loops = []
     for i, line in enumerate(body):
@@ -106,7 +143,7 @@ def inner_loops(body):
         op = parts[0]
         if BRANCH.match(op) and parts[-1] in labels:
             loops.append((labels[parts[-1]], i))
-    loops = [(s, e) for s, e in loops if any(FMLA_LANE.match(x) for x in body[s:e + 1])]
+    loops = [(s, e) for s, e in loops if any(is_mac(x) for x in body[s:e + 1])]
     return [(s, e) for s, e in loops
             if not any((s2, e2) != (s, e) and s <= s2 and e2 <= e for s2, e2 in loops)]
 
@@ -145,6 +182,73 @@ def model_peak(llvm_mca, cpu, iterations):
     return flops(block) / r["cycles_per_iter"]
 
 
+def f32_fma_rate(llvm_mca, cpu, iterations):
+    """FMAs (4 a 4-lane fmla) per cycle of the f32 8x8 kernel's packed
+    full-tile loop, as the library builds it (-O2 -march=armv8-a)."""
+    for symbol, body in functions(compile_asm(["-march=armv8-a"])).items():
+        if "gemm_8x8<false, true, false>" in demangle(symbol):
+            loop = [body[s:e + 1] for s, e in inner_loops(body)][0]
+            return flops(loop) / 2 / mca(llvm_mca, cpu, loop, iterations)["cycles_per_iter"]
+    sys.exit("the f32 8x8 kernel's packed full-tile loop was not found")
+
+
+def int8_results(llvm_mca, iterations):
+    results, f32 = [], {}
+    for source, symbol_part, cores, what in INT8_KERNELS:
+        path = os.path.join(ROOT, "csrc", "kernels", source)
+        funcs = functions(compile_asm(["-march=armv8-a"], path, "-O3"))
+        bodies = [body for symbol, body in funcs.items() if symbol_part in symbol]
+        if not bodies:
+            sys.exit(f"{symbol_part} not found in {source}")
+        # The k loop closes with a conditional branch; a backward plain "b"
+        # only jumps to code GCC placed earlier (the 4x8 kernel's odd last
+        # depth group and epilogue).
+        loops = [bodies[0][s:e + 1] for s, e in inner_loops(bodies[0], lambda x: int8_macs([x]) > 0)
+                 if bodies[0][e].split()[0] != "b"]
+        if len(loops) != 1:
+            sys.exit(f"{symbol_part}: expected one k loop, found {len(loops)}")
+        loop = loops[0]
+        for cpu in cores:
+            if cpu not in f32:
+                f32[cpu] = f32_fma_rate(llvm_mca, cpu, iterations)
+            r = mca(llvm_mca, cpu, loop, iterations)
+            macs = int8_macs(loop)
+            results.append({"core": cpu, "kernel": what, "source": source,
+                            "instructions": sum(1 for x in loop if not LABEL.match(x)),
+                            "cycles_per_iter": r["cycles_per_iter"], "block_rthroughput": r["block_rthroughput"],
+                            "macs_per_iter": macs, "macs_per_cycle": macs / r["cycles_per_iter"],
+                            "f32_fma_per_cycle": f32[cpu], "model": r["model"], "asm": loop})
+    return results
+
+
+def print_int8(results, show_asm):
+    print("\nint8 GEMM micro-kernels, inner k loop (-O3 -march=armv8-a; STATIC MODEL PREDICTIONS):")
+    header = (f"{'core':<12} {'kernel':<36} {'insns':>5} {'cyc/iter':>8} {'MAC/iter':>8} {'MAC/cyc':>7} "
+              f"{'f32 FMA/cyc':>11} {'ratio':>5} {'core f32 peak':>13} {'ratio':>5}  model")
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        # The core's own f32 peak in FMAs per cycle (CORES: FLOPs / 2), where known.
+        peak = CORES[r["core"]][0] / 2 if r["core"] in CORES else None
+        vs_peak = f"{peak:>13.0f} {r['macs_per_cycle'] / peak:>5.2f}" if peak else f"{'-':>13} {'-':>5}"
+        print(f"{r['core']:<12} {r['kernel']:<36} {r['instructions']:>5} {r['cycles_per_iter']:>8.2f} "
+              f"{r['macs_per_iter']:>8} {r['macs_per_cycle']:>7.2f} {r['f32_fma_per_cycle']:>11.2f} "
+              f"{r['macs_per_cycle'] / r['f32_fma_per_cycle']:>5.2f} {vs_peak}  {r['model']}")
+    print("MAC: one int8 multiply-accumulate (sdot on 4 lanes = 16, smull/smlal on 8 lanes = 8). f32 FMA/cyc:\n"
+          "the f32 8x8 kernel's packed full-tile loop on the same model; core f32 peak: the core's own\n"
+          "(CORES); ratio: int8 MACs per f32 FMA. The A57 model that LLVM 15 uses for the A76 and N1\n"
+          "issues sdot two a cycle like the cores (32 MACs: 4x their 8 FMAs) but a 128-bit fmla only\n"
+          "one (two 64-bit pipes), so its int8/f32 ratio is twice the cores'; read those rows against\n"
+          "the core's f32 peak. Its dispatch is 3 wide (the cores decode 4): the sdot loop's loads and\n"
+          "loop overhead cost it cycles that the cores hide behind the 8 cycles of 16 sdot.\n"
+          "Not modelled: cache and TLB misses, memory latency, loop entry and exit, the tile's\n"
+          "epilogue and the quantizer's pass over the activations.")
+    if show_asm:
+        for r in results:
+            print(f"\n# {r['core']} {r['kernel']}")
+            print("\n".join("    " + x if not LABEL.match(x) else x for x in r["asm"]))
+
+
 def find_llvm_mca(name, install):
     path = shutil.which(name)
     if path is None and install:
@@ -166,6 +270,7 @@ def main():
     ap.add_argument("--install", action="store_true", help="apt-get install the LLVM package if missing")
     ap.add_argument("--show-asm", action="store_true", help="print each extracted loop")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
+    ap.add_argument("--int8-only", action="store_true", help="only the int8 kernels")
     args = ap.parse_args()
 
     if shutil.which(CXX) is None:
@@ -173,6 +278,16 @@ def main():
     llvm_mca = find_llvm_mca(args.llvm_mca, args.install)
     version = run([llvm_mca, "--version"]).strip().splitlines()
     version = next((v.strip() for v in version if "version" in v.lower()), version[0])
+
+    int8 = int8_results(llvm_mca, args.iterations)
+    if args.int8_only:
+        if args.json:
+            print(json.dumps({"llvm_mca": version, "static_model_predictions_not_measurements": True,
+                              "int8": int8}, indent=1))
+        else:
+            print(f"{llvm_mca} ({version}), -mtriple=aarch64 -iterations={args.iterations}")
+            print_int8(int8, args.show_asm)
+        return
 
     results = []
     for cpu in args.cores:
@@ -206,7 +321,7 @@ def main():
 
     if args.json:
         print(json.dumps({"llvm_mca": version, "static_model_predictions_not_measurements": True,
-                          "results": results}, indent=1))
+                          "results": results, "int8": int8}, indent=1))
         return
 
     print(f"NEON 8x8 micro-kernel, inner k loop: {os.path.relpath(KERNEL, ROOT)}")
@@ -258,6 +373,7 @@ def main():
         for r in results:
             print(f"\n# {r['core']} {r['code']} {r['template']}: {r['variant']}")
             print("\n".join("    " + x if not LABEL.match(x) else x for x in r["asm"]))
+    print_int8(int8, args.show_asm)
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ from .model import (
     SqueezeBertForTokenClassification,
     SqueezeBertModel,
     optimize,
+    quantize,
     repack,
 )
 from .ops import (
@@ -63,8 +64,12 @@ from .ops import (
     cpu_isas,
     grouped_pw_conv,
     grouped_pw_conv_packed,
+    grouped_pw_conv_q8,
+    grouped_pw_conv_q8_reference,
     grouped_pw_ffn_packed,
+    grouped_pw_ffn_q8,
     pack_pw_weight,
+    quantize_pw_weight,
     set_cpu_isa,
 )
 
@@ -79,6 +84,7 @@ __all__ = [
     "SqueezeBertModel",
     "model",
     "optimize",
+    "quantize",
     "repack",
     "add_layernorm",
     "add_layernorm_reference",
@@ -89,8 +95,12 @@ __all__ = [
     "cpu_isas",
     "grouped_pw_conv",
     "grouped_pw_conv_packed",
+    "grouped_pw_conv_q8",
+    "grouped_pw_conv_q8_reference",
     "grouped_pw_ffn_packed",
+    "grouped_pw_ffn_q8",
     "ops",
     "pack_pw_weight",
+    "quantize_pw_weight",
     "set_cpu_isa",
 ]

@@ -38,35 +38,59 @@ def _plain(*modules: nn.Module) -> bool:
     return not any(m._forward_hooks or m._forward_pre_hooks for m in modules)
 
 
+def _runs_int8(conv: nn.Conv1d, x: Tensor, w: Tensor, b: Optional[Tensor]) -> bool:
+    """Whether a convolution that :func:`~sqbert_kernels.quantize` marked runs
+    in int8: at inference on the CPU (training and GPUs run float32)."""
+    if conv.int8 is None or not x.is_cpu:
+        return False
+    if not torch.is_grad_enabled():
+        return True
+    return not (x.requires_grad or w.requires_grad or (b is not None and b.requires_grad))
+
+
 class SqueezeBertConv1d(nn.Conv1d):
     """The 1x1 ``nn.Conv1d`` of SqueezeBERT on this package's ops. ``forward``
     reads ``self.weight`` and ``self.bias`` as ``nn.Conv1d`` does, so hooks,
     parametrizations, pruning and weight norm apply as they do there; at
     inference on the CPU the weights run packed (packed again whenever they
-    change). ``activation="gelu"`` fuses the exact GELU into the epilogue."""
+    change). ``activation="gelu"`` fuses the exact GELU into the epilogue.
+    ``int8`` names the int8 kernels it runs at CPU inference, once
+    :func:`~sqbert_kernels.quantize` has set it (None: float32)."""
+
+    int8: Optional[str] = None
 
     def forward(self, x: Tensor, activation: str = "none") -> Tensor:
         w, b = self.weight, self.bias
+        if _runs_int8(self, x, w, b):
+            # Under torch.compile the weights are quantized in the graph: the
+            # cache below is Python state a graph cannot hold.
+            packed = (ops.quantize_pw_weight(w, b, self.groups, self.int8) if torch.compiler.is_compiling()
+                      else _packed_weight(self, w, b, int8=True))
+            return ops.grouped_pw_conv_q8(x, packed, self.out_channels, activation)
         if _runs_packed(x, w, b):
             return ops.grouped_pw_conv_packed(x, _packed_weight(self, w, b), self.out_channels, activation)
         return ops.grouped_pw_conv(x, w, b, self.groups, activation)
 
 
-def _packed_weight(conv: nn.Conv1d, w: Tensor, b: Optional[Tensor], isa: Optional[str] = None) -> Tensor:
+def _packed_weight(conv: nn.Conv1d, w: Tensor, b: Optional[Tensor], isa: Optional[str] = None,
+                   int8: bool = False) -> Tensor:
     """conv's weights w and b packed for the CPU kernel ``isa`` (default:
-    the selected one; ops that take two packings read it once), packed
-    again whenever they changed since: another tensor (a new Parameter, a
-    parametrization's or weight norm's output), an in-place update (optimizer
-    step, load_state_dict, ``mul_`` under no_grad: the version counter), new
+    the selected one; ops that take two packings read it once), or with
+    ``int8`` quantized for conv's int8 kernels, packed again whenever they
+    changed since: another tensor (a new Parameter, a parametrization's or
+    weight norm's output), an in-place update (optimizer step,
+    load_state_dict, ``mul_`` under no_grad: the version counter), new
     storage (``.data =``) or another kernel selected. The cache holds weak
     references: a new tensor at a freed tensor's address is not mistaken
     for it. In-place writes through ``.data`` bypass the version counter:
     call :func:`repack` after those."""
-    isa = isa or ops.cpu_isa()
+    key = ("int8", conv.int8) if int8 else isa or ops.cpu_isa()
     cached = conv.__dict__.get("_sqbert_packed")
-    if cached is None or not cached.holds(w, b, isa):
+    if cached is None or not cached.holds(w, b, key):
         with torch.no_grad():
-            cached = _PackedCache(w, b, isa, ops.pack_pw_weight(w, b, conv.groups, isa))
+            packed = (ops.quantize_pw_weight(w, b, conv.groups, conv.int8) if int8
+                      else ops.pack_pw_weight(w, b, conv.groups, key))
+        cached = _PackedCache(w, b, key, packed)
         conv.__dict__["_sqbert_packed"] = cached
     return cached.packed
 
@@ -74,18 +98,18 @@ def _packed_weight(conv: nn.Conv1d, w: Tensor, b: Optional[Tensor], isa: Optiona
 class _PackedCache:
     __slots__ = ("w", "b", "key", "packed")
 
-    def __init__(self, w: Tensor, b: Optional[Tensor], isa: str, packed: Tensor):
+    def __init__(self, w: Tensor, b: Optional[Tensor], isa, packed: Tensor):
         self.w = weakref.ref(w)
         self.b = None if b is None else weakref.ref(b)
         self.key = _version_key(w, b, isa)
         self.packed = packed
 
-    def holds(self, w: Tensor, b: Optional[Tensor], isa: str) -> bool:
+    def holds(self, w: Tensor, b: Optional[Tensor], isa) -> bool:
         return (self.w() is w and (b is None if self.b is None else self.b() is b)
                 and self.key == _version_key(w, b, isa))
 
 
-def _version_key(w: Tensor, b: Optional[Tensor], isa: str):
+def _version_key(w: Tensor, b: Optional[Tensor], isa):
     return w._version, w.data_ptr(), None if b is None else (b._version, b.data_ptr()), isa
 
 

@@ -1,8 +1,11 @@
 """Conversion of a ``transformers`` SqueezeBERT model, in place, to run its
-encoder layers on ``torch.ops.sqbert``."""
+encoder layers on ``torch.ops.sqbert``, and of a float model to int8."""
+from typing import Optional
+
 import torch.nn.functional as F
 from torch import nn
 
+from . import ops
 from .conv import SqueezeBertConv1d
 from .encoder import (ConvActivation, ConvDropoutLayerNorm, SqueezeBertLayerNorm, SqueezeBertModule,
                       SqueezeBertSelfAttention)
@@ -34,6 +37,34 @@ def optimize(model: nn.Module) -> nn.Module:
     if swapped == 0:
         raise ValueError(f"optimize: expected a transformers SqueezeBERT model, found no SqueezeBertModule "
                          f"in {type(model).__name__}")
+    return model
+
+
+def quantize(model: nn.Module, isa: Optional[str] = None) -> nn.Module:
+    """Makes every convolution of ``model``'s encoder (query, key, value,
+    post-attention, feed-forward) run in int8 at CPU inference, in place,
+    and returns the model: weights quantized per output channel, activations
+    per position and group as each op runs (README, "int8"), so no
+    calibration data is needed. Embeddings, LayerNorm, attention and the
+    heads stay float32, as do training and GPUs, which run the float weights
+    (kept as they are: the int8 ones are packed from them, and again when
+    they change). ``model`` is this package's SqueezeBERT, any head, or
+    Hugging Face's, which is converted first (:func:`optimize`). ``isa``
+    names the int8 kernels (one of ``cpu_isas("int8")``; default
+    ``cpu_isa("int8")``, the fastest beside the selected float kernels)."""
+    isa = isa or ops.cpu_isa("int8")
+    if isa not in ops.cpu_isas("int8"):
+        raise ValueError(f"quantize: expected one of the int8 kernels this build and CPU have "
+                         f"({', '.join(ops.cpu_isas('int8'))}), got {isa!r}")
+    if any(type(m).__name__ == "SqueezeBertModule" and type(m).__module__.startswith("transformers.")
+           for m in model.modules()):
+        optimize(model)
+    convs = [m for m in model.modules() if isinstance(m, SqueezeBertConv1d)]
+    if not convs:
+        raise ValueError(f"quantize: expected a SqueezeBERT model, found no encoder convolution "
+                         f"in {type(model).__name__}")
+    for conv in convs:
+        conv.int8 = isa
     return model
 
 

@@ -12,7 +12,7 @@ from torch.utils.checkpoint import checkpoint
 
 from . import ops
 from .checkpoint import _ACTIVATIONS, SqueezeBertConfig
-from .conv import SqueezeBertConv1d, _packed_weight, _plain, _runs_packed
+from .conv import SqueezeBertConv1d, _packed_weight, _plain, _runs_int8, _runs_packed
 
 
 def additive_mask(mask: Optional[Tensor], dtype: torch.dtype) -> Optional[Tensor]:
@@ -145,6 +145,12 @@ class SqueezeBertModule(nn.Module):
                 and not (self.training and self.output.dropout.p > 0)
                 and _plain(self.intermediate, inter, self.output, self.output.dropout, out)):
             w1, b1, w2, b2 = inter.weight, inter.bias, out.weight, out.bias
+            if (inter.int8 is not None and inter.int8 == out.int8 and _runs_int8(inter, post_attention, w1, b1)
+                    and _runs_int8(out, post_attention, w2, b2) and not torch.compiler.is_compiling()):
+                ffn = ops.grouped_pw_ffn_q8(post_attention, _packed_weight(inter, w1, b1, int8=True),
+                                            _packed_weight(out, w2, b2, int8=True), inter.out_channels,
+                                            out.out_channels, "gelu")
+                return {"feature_map": self.output.layernorm(ffn, post_attention), **extra}
             if _runs_packed(post_attention, w1, b1, w2, b2):
                 # Both convolutions one block of positions at a time: the
                 # [B, 3072, L] intermediate never leaves the cache.

@@ -16,7 +16,8 @@ and re-exports what users import from the parts, which live in
 * :mod:`sqbert_kernels.conv` -- the 1x1 convolution module and its packed weights,
 * :mod:`sqbert_kernels.encoder` -- embeddings, encoder layers, encoder, pooler,
 * :mod:`sqbert_kernels.outputs` -- :class:`ModelOutput`,
-* :mod:`sqbert_kernels.convert` -- :func:`optimize` for ``transformers`` models.
+* :mod:`sqbert_kernels.convert` -- :func:`optimize` for ``transformers`` models,
+  :func:`quantize` for int8.
 """
 import dataclasses
 import json
@@ -30,7 +31,7 @@ from torch import Tensor, nn
 
 from .checkpoint import _ACTIVATIONS, LoadingInfo, SqueezeBertConfig, as_config, load_checkpoint, load_state
 from .conv import SqueezeBertConv1d, repack
-from .convert import optimize
+from .convert import optimize, quantize
 from .encoder import (ConvActivation, ConvDropoutLayerNorm, SqueezeBertEmbeddings, SqueezeBertEncoder,
                       SqueezeBertLayerNorm, SqueezeBertModule, SqueezeBertPooler, SqueezeBertSelfAttention,
                       additive_mask)
@@ -62,6 +63,7 @@ __all__ = [
     "additive_mask",
     "load_checkpoint",
     "optimize",
+    "quantize",
     "repack",
 ]
 

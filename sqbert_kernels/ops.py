@@ -62,6 +62,90 @@ def grouped_pw_ffn_packed(x: Tensor, packed_w1: Tensor, packed_w2: Tensor, hidde
                                                   activation)
 
 
+def quantize_pw_weight(weight: Tensor, bias: Optional[Tensor], groups: int, isa: Optional[str] = None) -> Tensor:
+    """Quantizes weight to int8 (symmetric, one scale per output channel) and
+    packs it with its scales, row sums and bias for :func:`grouped_pw_conv_q8`.
+
+    Returns uint8 ``[groups, bytes per group]`` in the packed format of
+    :func:`pack_pw_weight`, its header naming the int8 data type and the int8
+    kernel ``isa`` (one of ``cpu_isas("int8")``; default: ``cpu_isa("int8")``,
+    the fastest beside the selected float kernels). The weights must be finite.
+    """
+    return torch.ops.sqbert.quantize_pw_weight(weight, bias, groups, isa)
+
+
+def grouped_pw_conv_q8(x: Tensor, packed_weight: Tensor, out_channels: int, activation: str = "none") -> Tensor:
+    """:func:`grouped_pw_conv` in int8, on weights from :func:`quantize_pw_weight`:
+    float32 ``x`` in, float32 out. The activations are quantized inside the op,
+    one scale and zero point per position and group (README, "int8");
+    :func:`grouped_pw_conv_q8_reference` is the scheme in stock PyTorch.
+    Inference only: with grad mode on, an input that requires grad is a
+    RuntimeError."""
+    return torch.ops.sqbert.grouped_pw_conv_q8(x, packed_weight, out_channels, activation)
+
+
+def grouped_pw_ffn_q8(x: Tensor, packed_w1: Tensor, packed_w2: Tensor, hidden_channels: int,
+                      out_channels: int, activation: str = "none") -> Tensor:
+    """:func:`grouped_pw_ffn_packed` in int8: ``grouped_pw_conv_q8(act(grouped_pw_conv_q8(x, packed_w1,
+    hidden_channels)), packed_w2, out_channels)`` one block of positions at a time, the hidden activations
+    quantized again in cache. Weights from :func:`quantize_pw_weight`; inference only."""
+    return torch.ops.sqbert.grouped_pw_ffn_q8(x, packed_w1, packed_w2, hidden_channels, out_channels, activation)
+
+
+def quantize_weight_reference(weight: Tensor) -> Tuple[Tensor, Tensor]:
+    """The int8 scheme's weights in stock PyTorch: ``(wq, scale)`` for a
+    ``[out_channels, depth]`` float32 weight, wq integral in [-127, 127] (as
+    float32) and ``weight ~ wq * scale[:, None]``."""
+    amax = weight.abs().amax(dim=1)
+    inv = torch.where(amax > 0, 127.0 / amax, torch.zeros_like(amax))
+    return torch.round(weight * inv[:, None]).clamp(-127, 127), amax / 127.0
+
+
+def quantize_activation_reference(x: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    """The int8 scheme's activations in stock PyTorch: ``(xq, scale, zero)``
+    for x ``[batch, depth, length]`` (one group), one scale and zero point
+    per position over the depth: ``x ~ (xq - zero) * scale``, xq and zero
+    integral in [0, 127] (as float32). A position with a non-finite input or
+    span gets scale NaN, zero 0 and xq 0."""
+    lo = x.amin(dim=1, keepdim=True).clamp(max=0) if x.shape[1] else x.new_zeros(x.shape[0], 1, x.shape[2])
+    hi = x.amax(dim=1, keepdim=True).clamp(min=0) if x.shape[1] else lo
+    span = hi - lo
+    bad = ~(torch.isfinite(x).all(dim=1, keepdim=True) & torch.isfinite(span))
+    span = torch.where(bad, torch.zeros_like(span), span)
+    inv = torch.where(span > 0, 127.0 / span, torch.zeros_like(span))
+    zero = torch.round(-lo * inv).clamp(0, 127)
+    zero = torch.where(bad, torch.zeros_like(zero), zero)
+    xq = (torch.round(torch.where(bad, torch.zeros_like(x), x) * inv) + zero).clamp(0, 127)
+    scale = torch.where(bad, torch.full_like(span, float("nan")), span / 127.0)
+    return xq, scale, zero
+
+
+def grouped_pw_conv_q8_reference(x: Tensor, weight: Tensor, bias: Optional[Tensor], groups: int,
+                                 activation: str = "none") -> Tensor:
+    """:func:`grouped_pw_conv_q8` of ``quantize_pw_weight(weight, bias, groups)``
+    in stock PyTorch: the same quantized values, integer sums (exact, in
+    float64), and the epilogue ``(acc - zero * row_sum) * (w_scale * x_scale)
+    + bias`` in float64 rounded once to float32, as the kernels' fused
+    multiply-add does (the kernels can differ in the last bit only where
+    float64's rounding meets a float32 tie)."""
+    weight = weight.reshape(weight.shape[0], -1)
+    out_channels, depth = weight.shape
+    m = out_channels // groups
+    wq, w_scale = quantize_weight_reference(weight)
+    ys = []
+    for g in range(groups):
+        xq, x_scale, zero = quantize_activation_reference(x[:, g * depth:(g + 1) * depth])
+        wg = wq[g * m:(g + 1) * m].double()
+        acc = torch.einsum("ck,bkl->bcl", wg, xq.double()) - zero.double() * wg.sum(dim=1)[None, :, None]
+        scale = (w_scale[g * m:(g + 1) * m, None] * x_scale).double()  # float32 product, as the kernels
+        y = acc.float().double() * scale
+        if bias is not None:
+            y = y + bias[g * m:(g + 1) * m, None].double()
+        ys.append(y.float())
+    y = torch.cat(ys, dim=1) if ys else x.new_empty(x.shape[0], 0, x.shape[2])
+    return F.gelu(y) if activation == "gelu" else y
+
+
 def add_layernorm(x: Tensor, residual: Optional[Tensor], weight: Tensor, bias: Tensor, eps: float) -> Tensor:
     """LayerNorm over the channels of NCW ``x + residual`` (``[B, C, L]``), as
     SqueezeBERT normalizes, without permuting to ``[B, L, C]`` and back."""
@@ -112,20 +196,26 @@ def attention_reference_with_scores(q: Tensor, k: Tensor, v: Tensor, mask: Optio
     return context.transpose(2, 3).reshape(batch, channels, length), scores
 
 
-def cpu_isas() -> List[str]:
-    """The ISAs this build and CPU have kernels for, fastest first."""
-    return torch.ops.sqbert.cpu_isas()
+def cpu_isas(dtype: str = "float32") -> List[str]:
+    """The ISAs this build and CPU have kernels for, fastest first: the float
+    kernel sets (``"avx2"``, ``"neon"``, ``"scalar"``), or with ``"int8"`` the
+    int8 kernels (``"avxvnni"``, ``"avx2"``, ``"neondot"``, ``"neon"``,
+    ``"scalar"``)."""
+    return torch.ops.sqbert.cpu_isas(dtype)
 
 
-def cpu_isa() -> str:
-    """The ISA of the CPU kernels in use: ``"avx2"``, ``"neon"`` or ``"scalar"``."""
-    return torch.ops.sqbert.cpu_isa()
+def cpu_isa(dtype: str = "float32") -> str:
+    """The ISA of the CPU kernels in use: ``"avx2"``, ``"neon"`` or
+    ``"scalar"``; with ``"int8"``, the int8 kernels that
+    :func:`quantize_pw_weight` packs for by default (the fastest beside the
+    selected float kernels)."""
+    return torch.ops.sqbert.cpu_isa(dtype)
 
 
-def cpu_gemm_tile(isa: Optional[str] = None) -> List[int]:
+def cpu_gemm_tile(isa: Optional[str] = None, dtype: str = "float32") -> List[int]:
     """``[mr, nr]``: output channels and positions per micro-kernel tile of
-    ``isa``'s kernel (default: the selected one)."""
-    return torch.ops.sqbert.cpu_gemm_tile(isa)
+    ``isa``'s kernel (default: the selected one), float32 or int8."""
+    return torch.ops.sqbert.cpu_gemm_tile(isa, dtype)
 
 
 def set_cpu_isa(isa: str) -> str:
@@ -176,6 +266,28 @@ def _grouped_pw_conv_packed_fake(x, packed_weight, out_channels, activation="non
 @torch.library.register_fake("sqbert::grouped_pw_ffn_packed")
 def _grouped_pw_ffn_packed_fake(x, packed_w1, packed_w2, hidden_channels, out_channels, activation="none"):
     torch._check(x.dim() == 3, lambda: f"grouped_pw_ffn_packed: expected x of shape [batch, in_channels, length], got {tuple(x.shape)}")
+    return x.new_empty(x.shape[0], out_channels, x.shape[2])
+
+
+@torch.library.register_fake("sqbert::quantize_pw_weight")
+def _quantize_pw_weight_fake(weight, bias, groups, isa=None):
+    _out_channels_per_group(weight.shape[0], groups)
+    mr = cpu_gemm_tile(isa, "int8")[0]
+    panels = (weight.shape[0] // groups + mr - 1) // mr
+    # A panel: mr row sums, scales and biases, then ceil(depth / 4) x mr x 4 bytes.
+    panel_bytes = mr * 12 + (weight.shape[1] + 3) // 4 * mr * 4
+    return weight.new_empty(groups, PACKED_HEADER_BYTES + panels * panel_bytes, dtype=torch.uint8)
+
+
+@torch.library.register_fake("sqbert::grouped_pw_conv_q8")
+def _grouped_pw_conv_q8_fake(x, packed_weight, out_channels, activation="none"):
+    torch._check(x.dim() == 3, lambda: f"grouped_pw_conv_q8: expected x of shape [batch, in_channels, length], got {tuple(x.shape)}")
+    return x.new_empty(x.shape[0], out_channels, x.shape[2])
+
+
+@torch.library.register_fake("sqbert::grouped_pw_ffn_q8")
+def _grouped_pw_ffn_q8_fake(x, packed_w1, packed_w2, hidden_channels, out_channels, activation="none"):
+    torch._check(x.dim() == 3, lambda: f"grouped_pw_ffn_q8: expected x of shape [batch, in_channels, length], got {tuple(x.shape)}")
     return x.new_empty(x.shape[0], out_channels, x.shape[2])
 
 
@@ -286,13 +398,13 @@ def _grouped_pw_conv_flops(x_shape, w_shape, *args, out_shape=None, **kwargs) ->
     return 2 * batch * length * w_shape[0] * w_shape[1]
 
 
-@register_flop_formula(torch.ops.sqbert.grouped_pw_conv_packed)
+@register_flop_formula([torch.ops.sqbert.grouped_pw_conv_packed, torch.ops.sqbert.grouped_pw_conv_q8])
 def _grouped_pw_conv_packed_flops(x_shape, packed_shape, out_channels, *args, out_shape=None, **kwargs) -> int:
     batch, in_channels, length = x_shape
     return 2 * batch * length * out_channels * (in_channels // packed_shape[0])
 
 
-@register_flop_formula(torch.ops.sqbert.grouped_pw_ffn_packed)
+@register_flop_formula([torch.ops.sqbert.grouped_pw_ffn_packed, torch.ops.sqbert.grouped_pw_ffn_q8])
 def _grouped_pw_ffn_packed_flops(x_shape, w1_shape, w2_shape, hidden_channels, out_channels, *args, out_shape=None,
                                  **kwargs) -> int:
     batch, in_channels, length = x_shape

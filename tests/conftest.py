@@ -16,10 +16,13 @@ def pytest_configure(config):
 
 
 def pytest_generate_tests(metafunc):
-    # Every test that takes `isa` runs once per CPU kernel this machine has;
+    # Every test that takes `isa` runs once per CPU kernel this machine has
+    # (selected for the test), `int8_isa` once per int8 kernel (named);
     # every test that takes `backend` once per backend (tests/backends.py).
     if "isa" in metafunc.fixturenames:
         metafunc.parametrize("isa", sqbert_kernels.cpu_isas(), indirect=True)
+    if "int8_isa" in metafunc.fixturenames:
+        metafunc.parametrize("int8_isa", sqbert_kernels.cpu_isas("int8"))
     backends.parametrize(metafunc)
 
 

@@ -11,6 +11,14 @@
 //   vgelu   GELU in place over a 16 x 3072-position tile (restored before
 //           each call)
 //   layernorm  768 channels x 128 positions with the residual, out of place
+//   qs8     for every int8 ISA (qs8_kernel_configs()): the int8 GEMM against
+//           its CPU's f32 GEMM (Qs8KernelConfig.f32) on SqueezeBERT's
+//           shapes, m output channels x 128 positions x depth k in tiles:
+//           192x192 (768->768, 4 groups), 768x192 (768->3072, 4 groups),
+//           192x768 (3072->768, 4 groups), 768x768 (dense 768->768); x in
+//           nr-wide panels (f32) or quantized blocks (int8), weights packed
+//           back to back. GMAC/s of each (median and fastest round) and int8 / f32. And the quantizer
+//           over k x 128 positions (ns an element).
 // Each call timed alone (after its untimed setup; the timer's own cost
 // subtracted). A round is ~10 ms of calls; printed: the median over the
 // rounds of a round's mean time a call, and the fastest and slowest
@@ -33,6 +41,7 @@
 
 #include "kernels/f32_gemm_pack.h"
 #include "kernels/kernel_config.h"
+#include "kernels/qs8_gemm_pack.h"
 
 namespace {
 
@@ -207,6 +216,71 @@ void bench_layernorm(const KernelConfig& config, int rounds) {
                  }));
 }
 
+// The f32 and int8 GEMMs over one layer's m x 128 x k, as GMAC/s.
+void bench_qs8_gemm(const Qs8KernelConfig& config, int rounds) {
+  const KernelConfig& f32 = *config.f32;
+  const size_t length = 128;
+  const struct {
+    size_t m, k;
+    const char* what;
+  } shapes[] = {{192, 192, "768->768 g4"}, {768, 192, "768->3072 g4"}, {192, 768, "3072->768 g4"},
+                {768, 768, "768->768 dense"}};
+  for (const auto& shape : shapes) {
+    const size_t m = shape.m, k = shape.k;
+    const std::vector<float> w = random_vector(m * k), bias = random_vector(m), x = random_vector(k * length);
+    const double macs = double(m) * length * k;
+    const std::string what = std::to_string(m) + "x128 k=" + std::to_string(k) + " (" + shape.what + ")";
+
+    std::vector<float> packed(f32_gemm_packed_size(1, m, k, f32.mr)), y(m * length);
+    f32_gemm_pack_weights(m, k, f32.mr, 0, f32_gemm_panel_count(m, f32.mr), w.data(), k, 1, bias.data(), 1,
+                          packed.data());
+    const Stats sf = measure(rounds, [] {}, [&] {
+      for (size_t n0 = 0; n0 < length; n0 += f32.nr)
+        for (size_t p = 0; p * f32.mr < m; p++) {
+          const float* at = packed.data() + p * (1 + k) * f32.mr;
+          gemm(f32, std::min(f32.mr, m - p * f32.mr), f32.nr, k, F32GemmWeights{at + f32.mr, 1, f32.mr, at},
+               x.data() + n0 * k, f32.nr, y.data() + p * f32.mr * length + n0, length);
+        }
+    });
+
+    const size_t mr = config.mr, nr = config.nr, panels = (m + mr - 1) / mr, blocks = length / nr;
+    const size_t panel_bytes = qs8_panel_bytes(mr, k), block_bytes = qu7_block_bytes(nr, k);
+    std::vector<uint8_t> wq(panels * panel_bytes), xq(blocks * block_bytes);
+    qs8_gemm_pack_weights(m, k, mr, 0, panels, w.data(), k, 1, bias.data(), 1, wq.data(), 0);
+    std::vector<float> x_scale(length);
+    std::vector<int32_t> x_zero(length);
+    for (size_t b = 0; b < blocks; b++)
+      config.quantize(k, nr, nr, x.data() + b * nr, length, xq.data() + b * block_bytes, x_scale.data() + b * nr,
+                      x_zero.data() + b * nr);
+    const Stats sq = measure(rounds, [] {}, [&] {
+      for (size_t b = 0; b < blocks; b++)
+        for (size_t p = 0; p < panels; p++)
+          config.gemm(std::min(mr, m - p * mr), nr, k, wq.data() + p * panel_bytes, xq.data() + b * block_bytes,
+                      x_scale.data() + b * nr, x_zero.data() + b * nr, y.data() + p * mr * length + b * nr, length);
+    });
+    // The fastest rounds' ratio too: on a shared core the medians may
+    // come from rounds slowed by other work.
+    std::printf("%-7s %-36s f32 %s %5.1f (best %5.1f) GMAC/s, int8 %zux%zu %5.1f (best %5.1f) GMAC/s: "
+                "int8/f32 %.2fx (best %.2fx)\n",
+                config.isa, what.c_str(), f32.isa, macs / sf.median * 1e-9, macs / sf.min * 1e-9, mr, nr,
+                macs / sq.median * 1e-9, macs / sq.min * 1e-9, sf.median / sq.median, sf.min / sq.min);
+  }
+  for (size_t k : {size_t(192), size_t(768)}) {
+    const std::vector<float> x = random_vector(k * length);
+    const size_t nr = config.nr, block_bytes = qu7_block_bytes(nr, k);
+    std::vector<uint8_t> xq(length / nr * block_bytes);
+    std::vector<float> x_scale(length);
+    std::vector<int32_t> x_zero(length);
+    const Stats s = measure(rounds, [] {}, [&] {
+      for (size_t b = 0; b < length / nr; b++)
+        config.quantize(k, nr, nr, x.data() + b * nr, length, xq.data() + b * block_bytes, x_scale.data() + b * nr,
+                        x_zero.data() + b * nr);
+    });
+    std::printf("%-7s quantize %zu x 128 %9.3f us, %.3f ns an element\n", config.isa, k, s.median * 1e6,
+                s.median * 1e9 / double(k * length));
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -226,6 +300,11 @@ int main(int argc, char** argv) {
     bench_softmax(config, rounds);
     bench_vgelu(config, rounds);
     bench_layernorm(config, rounds);
+  }
+  for (const Qs8KernelConfig& config : qs8_kernel_configs()) {
+    bool selected = argc <= 2;
+    for (int i = 2; i < argc; i++) selected = selected || std::strcmp(argv[i], config.isa) == 0;
+    if (selected) bench_qs8_gemm(config, rounds);
   }
   return 0;
 }

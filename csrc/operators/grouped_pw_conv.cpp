@@ -12,7 +12,8 @@ namespace {
 
 size_t divide_round_up(size_t n, size_t q) { return (n + q - 1) / q; }
 
-size_t position_blocks(size_t length, const KernelConfig& config) {
+template <typename Config>
+size_t position_blocks(size_t length, const Config& config) {
   return divide_round_up(length, config.nr);
 }
 
@@ -52,7 +53,8 @@ struct Block {
   size_t b, g, n0, nc;
 };
 
-Block task_block(size_t task, size_t groups, size_t length, const KernelConfig& config) {
+template <typename Config>
+Block task_block(size_t task, size_t groups, size_t length, const Config& config) {
   const size_t blocks = position_blocks(length, config);
   const size_t n0 = (task % blocks) * config.nr;
   return Block{task / (blocks * groups), (task / blocks) % groups, n0, std::min(config.nr, length - n0)};
@@ -66,15 +68,15 @@ struct BlockRows {
 
 // Both operators' tasks: (batch, group, block of positions), blocks
 // fastest, so consecutive tasks share a group's weights.
-template <typename Args>
-size_t task_count(const Args& args, const KernelConfig& config) {
+template <typename Args, typename Config>
+size_t task_count(const Args& args, const Config& config) {
   return args.batch * args.groups * position_blocks(args.length, config);
 }
 
 // The x rows `task` reads: its group's input channels at its positions;
 // none past task_end.
-template <typename Args>
-BlockRows task_rows(const Args& args, size_t task, size_t task_end, const KernelConfig& config) {
+template <typename Args, typename Config>
+BlockRows task_rows(const Args& args, size_t task, size_t task_end, const Config& config) {
   if (task >= task_end) return BlockRows{nullptr, 0, 0, 0};
   const Block blk = task_block(task, args.groups, args.length, config);
   return BlockRows{args.x + blk.b * args.x_batch_stride + blk.g * args.group_in * args.x_channel_stride + blk.n0,
@@ -140,6 +142,38 @@ void gemm_block(const KernelConfig& config, size_t m, const BlockRows& x, const 
   }
 }
 
+// A quantized block of positions (qs8_gemm.h): what a task's GEMMs read.
+class Qu7Block {
+ public:
+  Qu7Block(const Qs8KernelConfig& config, size_t max_depth)
+      : config_(config), xq_(qu7_block_bytes(config.nr, max_depth)), scale_(config.nr), zero_(config.nr) {}
+
+  void quantize(const BlockRows& x) {
+    config_.quantize(x.rows, x.nc, config_.nr, x.x, x.stride, xq_.data(), scale_.data(), zero_.data());
+    nc_ = x.nc;
+    depth_ = x.rows;
+  }
+
+  // Rows [0, m) of y (rows y_stride apart) from the group's packed panels
+  // (qs8_panel_bytes each), then GELU if asked.
+  void gemm(size_t m, const uint8_t* panels, float* y, size_t y_stride, bool gelu) const {
+    const size_t panel_bytes = qs8_panel_bytes(config_.mr, depth_);
+    for (size_t m0 = 0; m0 < m; m0 += config_.mr, panels += panel_bytes) {
+      const size_t mr = std::min(config_.mr, m - m0);
+      float* tile = y + m0 * y_stride;
+      config_.gemm(mr, nc_, depth_, panels, xq_.data(), scale_.data(), zero_.data(), tile, y_stride);
+      if (gelu) config_.f32->vgelu(mr, nc_, tile, y_stride);
+    }
+  }
+
+ private:
+  const Qs8KernelConfig& config_;
+  std::vector<uint8_t> xq_;
+  std::vector<float> scale_;
+  std::vector<int32_t> zero_;
+  size_t nc_ = 0, depth_ = 0;
+};
+
 }  // namespace
 
 size_t grouped_pw_conv_task_count(const GroupedPwConvArgs& args,
@@ -202,6 +236,51 @@ void grouped_pw_ffn_run(const GroupedPwFfnArgs& args, const KernelConfig& config
                  return packed_panel(args.packed_w2, args.packed_w2_group_stride, blk.g, args.group_out,
                                      args.group_hidden, m0, k0, config);
                });
+  }
+}
+
+size_t grouped_pw_conv_q8_task_count(const GroupedPwConvQ8Args& args, const Qs8KernelConfig& config) {
+  return task_count(args, config);
+}
+
+size_t grouped_pw_conv_q8_task_flops(const GroupedPwConvQ8Args& args, const Qs8KernelConfig& config) {
+  return 2 * args.group_out * args.group_in * config.nr;
+}
+
+void grouped_pw_conv_q8_run(const GroupedPwConvQ8Args& args, const Qs8KernelConfig& config, size_t task_begin,
+                            size_t task_end) {
+  Qu7Block block(config, args.group_in);
+  for (size_t task = task_begin; task < task_end; task++) {
+    const Block blk = task_block(task, args.groups, args.length, config);
+    block.quantize(task_rows(args, task, task_end, config));
+    block.gemm(args.group_out, args.packed_weight + blk.g * args.packed_group_stride,
+               args.y + blk.b * args.y_batch_stride + blk.g * args.group_out * args.y_channel_stride + blk.n0,
+               args.y_channel_stride, args.gelu);
+  }
+}
+
+size_t grouped_pw_ffn_q8_task_count(const GroupedPwFfnQ8Args& args, const Qs8KernelConfig& config) {
+  return task_count(args, config);
+}
+
+size_t grouped_pw_ffn_q8_task_flops(const GroupedPwFfnQ8Args& args, const Qs8KernelConfig& config) {
+  return 2 * args.group_hidden * (args.group_in + args.group_out) * config.nr;
+}
+
+void grouped_pw_ffn_q8_run(const GroupedPwFfnQ8Args& args, const Qs8KernelConfig& config, size_t task_begin,
+                           size_t task_end) {
+  Qu7Block block(config, std::max(args.group_in, args.group_hidden));
+  // The block's float hidden activations, group_hidden rows of nr positions.
+  std::vector<float> hidden(std::max<size_t>(1, args.group_hidden) * config.nr);
+  for (size_t task = task_begin; task < task_end; task++) {
+    const Block blk = task_block(task, args.groups, args.length, config);
+    block.quantize(task_rows(args, task, task_end, config));
+    block.gemm(args.group_hidden, args.packed_w1 + blk.g * args.packed_w1_group_stride, hidden.data(), config.nr,
+               args.gelu);
+    block.quantize(BlockRows{hidden.data(), config.nr, args.group_hidden, blk.nc});
+    block.gemm(args.group_out, args.packed_w2 + blk.g * args.packed_w2_group_stride,
+               args.y + blk.b * args.y_batch_stride + blk.g * args.group_out * args.y_channel_stride + blk.n0,
+               args.y_channel_stride, false);
   }
 }
 

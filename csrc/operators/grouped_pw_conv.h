@@ -81,4 +81,44 @@ size_t grouped_pw_ffn_task_flops(const GroupedPwFfnArgs& args, const KernelConfi
 void grouped_pw_ffn_run(const GroupedPwFfnArgs& args, const KernelConfig& config, size_t task_begin,
                         size_t task_end);
 
+// The int8 forms (qs8_gemm.h's scheme): weights packed by
+// qs8_gemm_pack_weights (scales and bias included), each block of positions
+// quantized per position and group as its task starts, the float epilogue
+// (and GELU) applied to each tile. The geometry fields mean what they mean
+// above; the packed groups are `packed_group_stride` bytes apart.
+struct GroupedPwConvQ8Args {
+  size_t batch, groups, group_out, group_in, length;
+  const float* x;
+  size_t x_batch_stride, x_channel_stride;
+  const uint8_t* packed_weight;
+  size_t packed_group_stride;
+  float* y;
+  size_t y_batch_stride, y_channel_stride;
+  bool gelu;
+};
+
+size_t grouped_pw_conv_q8_task_count(const GroupedPwConvQ8Args& args, const Qs8KernelConfig& config);
+size_t grouped_pw_conv_q8_task_flops(const GroupedPwConvQ8Args& args, const Qs8KernelConfig& config);
+void grouped_pw_conv_q8_run(const GroupedPwConvQ8Args& args, const Qs8KernelConfig& config, size_t task_begin,
+                            size_t task_end);
+
+// The feed-forward block in int8: the hidden activations of a block are
+// quantized again, per position and group, for the second convolution.
+struct GroupedPwFfnQ8Args {
+  size_t batch, groups, group_in, group_hidden, group_out, length;
+  const float* x;
+  size_t x_batch_stride, x_channel_stride;
+  const uint8_t* packed_w1;
+  const uint8_t* packed_w2;
+  size_t packed_w1_group_stride, packed_w2_group_stride;
+  float* y;
+  size_t y_batch_stride, y_channel_stride;
+  bool gelu;
+};
+
+size_t grouped_pw_ffn_q8_task_count(const GroupedPwFfnQ8Args& args, const Qs8KernelConfig& config);
+size_t grouped_pw_ffn_q8_task_flops(const GroupedPwFfnQ8Args& args, const Qs8KernelConfig& config);
+void grouped_pw_ffn_q8_run(const GroupedPwFfnQ8Args& args, const Qs8KernelConfig& config, size_t task_begin,
+                           size_t task_end);
+
 }  // namespace sqbert

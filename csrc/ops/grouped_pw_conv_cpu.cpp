@@ -3,11 +3,14 @@
 // operator in csrc/operators.
 #include <torch/library.h>
 
+#include <cmath>
 #include <cstring>
 #include <optional>
+#include <type_traits>
 #include <string>
 
 #include "../kernels/f32_gemm_pack.h"
+#include "../kernels/qs8_gemm_pack.h"
 #include "../operators/grouped_pw_conv.h"
 #include "../operators/packed_weights.h"
 #include "isa_selection.h"
@@ -40,6 +43,16 @@ void check_weight(const at::Tensor& weight, const std::optional<at::Tensor>& bia
   }
 }
 
+// An uninitialized packed tensor [groups, row bytes] with `header` at the
+// start of every row.
+at::Tensor packed_tensor(const PackedWeightsHeader& header, const at::Tensor& weight) {
+  const int64_t row_bytes = static_cast<int64_t>(packed_row_bytes(header));
+  at::Tensor packed = at::empty({header.groups, row_bytes}, weight.options().dtype(at::kByte));
+  uint8_t* bytes = packed.data_ptr<uint8_t>();
+  for (uint32_t g = 0; g < header.groups; g++) std::memcpy(bytes + g * row_bytes, &header, sizeof(header));
+  return packed;
+}
+
 at::Tensor pack_pw_weight_cpu(const at::Tensor& weight, const std::optional<at::Tensor>& bias, int64_t groups,
                               const std::optional<std::string>& isa) {
   check_weight(weight, bias, groups);
@@ -48,10 +61,9 @@ at::Tensor pack_pw_weight_cpu(const at::Tensor& weight, const std::optional<at::
   std::string error;
   TORCH_CHECK(packed_f32_header(config, groups, weight.size(0), weight.size(1), bias.has_value(), &header, &error),
               "pack_pw_weight: ", error);
-  const int64_t row_bytes = static_cast<int64_t>(packed_f32_row_bytes(header));
-  at::Tensor packed = at::empty({groups, row_bytes}, weight.options().dtype(at::kByte));
+  at::Tensor packed = packed_tensor(header, weight);
   uint8_t* bytes = packed.data_ptr<uint8_t>();
-  for (int64_t g = 0; g < groups; g++) std::memcpy(bytes + g * row_bytes, &header, sizeof(header));
+  const int64_t row_bytes = packed.size(1);
   const size_t m = weight.size(0) / groups, k = weight.size(1), panels = header.panels;
   const float* w = weight.data_ptr<float>();
   const float* b = bias.has_value() ? bias->data_ptr<float>() : nullptr;
@@ -72,6 +84,38 @@ at::Tensor pack_pw_weight_cpu(const at::Tensor& weight, const std::optional<at::
   return packed;
 }
 
+at::Tensor quantize_pw_weight_cpu(const at::Tensor& weight, const std::optional<at::Tensor>& bias, int64_t groups,
+                                  const std::optional<std::string>& isa) {
+  constexpr const char* op = "quantize_pw_weight";
+  check_weight(weight, bias, groups);
+  const float* w = weight.data_ptr<float>();
+  for (int64_t c = 0; c < weight.size(0); c++) {
+    for (int64_t j = 0; j < weight.size(1); j++) {
+      const float v = w[c * weight.stride(0) + j * weight.stride(1)];
+      TORCH_CHECK(std::isfinite(v), op, ": expected finite weights (a row's int8 scale comes from its largest ",
+                  "magnitude), got ", v, " at weight[", c, "][", j, "]");
+    }
+  }
+  const Qs8KernelConfig& config = qs8_config_or_selected(isa, op);
+  PackedWeightsHeader header;
+  std::string error;
+  TORCH_CHECK(packed_qs8_header(config, groups, weight.size(0), weight.size(1), bias.has_value(), &header, &error),
+              op, ": ", error);
+  at::Tensor packed = packed_tensor(header, weight);
+  uint8_t* bytes = packed.data_ptr<uint8_t>();
+  const int64_t row_bytes = packed.size(1);
+  const size_t m = weight.size(0) / groups, k = weight.size(1), panels = header.panels;
+  const float* b = bias.has_value() ? bias->data_ptr<float>() : nullptr;
+  const int64_t panel_size = std::max<int64_t>(1, qs8_panel_bytes(config.mr, k));
+  at::parallel_for(0, groups * panels, std::max<int64_t>(1, 4 * kMinPackPerThread / panel_size),
+                   [&](int64_t begin, int64_t end) {
+                     qs8_gemm_pack_weights(m, k, config.mr, begin, end, w, weight.stride(0),
+                                           weight.stride(1), b, b == nullptr ? 0 : bias->stride(0),
+                                           bytes + sizeof(PackedWeightsHeader), row_bytes);
+                   });
+  return packed;
+}
+
 // The fused epilogue: "none" or "gelu" (exact, erf).
 bool parse_activation(c10::string_view activation, const char* op = kOp) {
   TORCH_CHECK(activation == "none" || activation == "gelu",
@@ -83,12 +127,12 @@ bool parse_activation(c10::string_view activation, const char* op = kOp) {
 // Runs an operator on x with the weights `args` already describes: y
 // [batch, out_channels, length] allocated, the geometry both operators
 // share (GroupedPwConvArgs, GroupedPwFfnArgs) filled in, the tasks run.
-template <typename Args>
-at::Tensor run_operator(const KernelConfig& config, const at::Tensor& x_in, int64_t groups, int64_t out_channels,
+template <typename Args, typename Config>
+at::Tensor run_operator(const Config& config, const at::Tensor& x_in, int64_t groups, int64_t out_channels,
                         Args args,
-                        size_t (*task_count)(const Args&, const KernelConfig&),
-                        size_t (*task_flops)(const Args&, const KernelConfig&),
-                        void (*run)(const Args&, const KernelConfig&, size_t, size_t)) {
+                        size_t (*task_count)(const Args&, const Config&),
+                        size_t (*task_flops)(const Args&, const Config&),
+                        void (*run)(const Args&, const Config&, size_t, size_t)) {
   // The kernels read each channel row as contiguous positions; any batch and
   // channel strides are used as they are.
   const at::Tensor x = positions_contiguous(x_in);
@@ -124,38 +168,53 @@ void check_x(const at::Tensor& x, const char* op = kOp) {
 }
 
 // A packed tensor (argument `name` of `op`) checked by its header, which
-// says which kernel runs it.
+// says which kernel runs it: KernelConfig for float32 weights,
+// Qs8KernelConfig for int8.
+template <typename Config>
 struct CheckedPacked {
   at::Tensor bytes;  // contiguous, float-aligned
   PackedWeightsHeader header;
-  const KernelConfig* config;
+  const Config* config;
 
-  const float* group0() const { return packed_group(bytes.data_ptr<uint8_t>(), bytes.size(1), 0); }
-  size_t group_stride() const { return bytes.size(1) / sizeof(float); }
+  const uint8_t* group0() const { return bytes.data_ptr<uint8_t>() + sizeof(PackedWeightsHeader); }
+  size_t row_bytes() const { return bytes.size(1); }
   int64_t groups() const { return header.groups; }
   int64_t group_in() const { return header.in_channels; }
 };
 
-CheckedPacked checked_packed(const at::Tensor& packed_in, const char* op, const char* name) {
+bool read_packed_header(const uint8_t* bytes, uint64_t groups, uint64_t row_bytes, PackedWeightsHeader* header,
+                        const KernelConfig** config, std::string* error) {
+  return read_packed_f32_header(bytes, groups, row_bytes, header, config, error);
+}
+
+bool read_packed_header(const uint8_t* bytes, uint64_t groups, uint64_t row_bytes, PackedWeightsHeader* header,
+                        const Qs8KernelConfig** config, std::string* error) {
+  return read_packed_qs8_header(bytes, groups, row_bytes, header, config, error);
+}
+
+template <typename Config>
+CheckedPacked<Config> checked_packed(const at::Tensor& packed_in, const char* op, const char* name) {
+  constexpr bool f32 = std::is_same<Config, KernelConfig>::value;
   TORCH_CHECK(packed_in.device().is_cpu(), op, ": expected ", name, " on the CPU, got it on ", packed_in.device());
-  TORCH_CHECK(packed_in.scalar_type() == at::kByte && packed_in.dim() == 2, op, ": expected ", name,
-              " from pack_pw_weight (uint8 of shape [groups, bytes per group]), got ",
+  TORCH_CHECK(packed_in.scalar_type() == at::kByte && packed_in.dim() == 2, op, ": expected ", name, " from ",
+              f32 ? "pack_pw_weight" : "quantize_pw_weight", " (uint8 of shape [groups, bytes per group]), got ",
               c10::getDtypeNames(packed_in.scalar_type()).first, " of shape ", packed_in.sizes());
-  // The kernels read the panels as floats: a strided view, or one at an
-  // offset that is not a whole float, is copied.
+  // The kernels read the panels as floats and int32s: a strided view, or
+  // one at an offset that is not a whole float, is copied.
   const bool aligned =
       packed_in.is_contiguous() && reinterpret_cast<uintptr_t>(packed_in.data_ptr()) % alignof(float) == 0;
-  CheckedPacked packed{aligned ? packed_in : packed_in.clone(at::MemoryFormat::Contiguous), {}, nullptr};
+  CheckedPacked<Config> packed{aligned ? packed_in : packed_in.clone(at::MemoryFormat::Contiguous), {}, nullptr};
   std::string error;
-  TORCH_CHECK(read_packed_f32_header(packed.bytes.data_ptr<uint8_t>(), packed.bytes.size(0), packed.bytes.size(1),
-                                     &packed.header, &packed.config, &error),
+  TORCH_CHECK(read_packed_header(packed.bytes.template data_ptr<uint8_t>(), packed.bytes.size(0), packed.bytes.size(1),
+                                 &packed.header, &packed.config, &error),
               op, ": expected ", name, " to be ", error);
   return packed;
 }
 
 // The channel count the caller gives (argument `channels_name`) must be the
 // one the weights were packed with.
-void check_channels(const CheckedPacked& packed, const char* op, const char* name, int64_t channels,
+template <typename Config>
+void check_channels(const CheckedPacked<Config>& packed, const char* op, const char* name, int64_t channels,
                     const char* channels_name) {
   TORCH_CHECK(channels == packed.header.out_channels, op, ": expected ", channels_name, " ",
               packed.header.out_channels, " (", name, " holds ", packed.header.out_channels,
@@ -173,43 +232,90 @@ at::Tensor grouped_pw_conv_packed_cpu(const at::Tensor& x,
   constexpr const char* op = "grouped_pw_conv_packed";
   check_x(x, op);
   const bool gelu = parse_activation(activation, op);
-  const CheckedPacked packed = checked_packed(packed_in, op, "packed_weight");
+  const auto packed = checked_packed<KernelConfig>(packed_in, op, "packed_weight");
   check_channels(packed, op, "packed_weight", out_channels, "out_channels");
   check_x_channels(x, packed.groups(), packed.group_in(), op);
   GroupedPwConvArgs args{};
-  args.packed_weight = packed.group0();
-  args.packed_group_stride = packed.group_stride();
+  args.packed_weight = reinterpret_cast<const float*>(packed.group0());
+  args.packed_group_stride = packed.row_bytes() / sizeof(float);
   args.gelu = gelu;
   return run_grouped_pw_conv(*packed.config, x, packed.groups(), out_channels, args);
 }
 
-at::Tensor grouped_pw_ffn_packed_cpu(const at::Tensor& x_in, const at::Tensor& packed_w1_in,
-                                     const at::Tensor& packed_w2_in, int64_t hidden_channels,
-                                     int64_t out_channels, c10::string_view activation) {
+// The packed weights of a feed-forward block, checked against each other
+// and against the channel counts and x.
+template <typename Config>
+struct CheckedFfn {
+  CheckedPacked<Config> w1, w2;
+  int64_t groups;
+};
+
+template <typename Config>
+CheckedFfn<Config> checked_ffn(const char* op, const at::Tensor& x, const at::Tensor& packed_w1,
+                               const at::Tensor& packed_w2, int64_t hidden_channels, int64_t out_channels) {
+  CheckedFfn<Config> ffn{checked_packed<Config>(packed_w1, op, "packed_w1"),
+                         checked_packed<Config>(packed_w2, op, "packed_w2"), 0};
+  check_channels(ffn.w1, op, "packed_w1", hidden_channels, "hidden_channels");
+  check_channels(ffn.w2, op, "packed_w2", out_channels, "out_channels");
+  ffn.groups = ffn.w1.groups();
+  TORCH_CHECK(ffn.w2.groups() == ffn.groups && ffn.w2.group_in() == hidden_channels / ffn.groups, op,
+              ": expected packed_w2 with ", ffn.groups, " groups of ", hidden_channels / ffn.groups,
+              " input channels (packed_w1's groups and hidden channels per group), got ", ffn.w2.groups(),
+              " groups of ", ffn.w2.group_in());
+  TORCH_CHECK(ffn.w1.config == ffn.w2.config, op, ": expected packed_w1 and packed_w2 packed for one kernel, got ",
+              kernel_name(ffn.w1.config->id), " and ", kernel_name(ffn.w2.config->id));
+  check_x_channels(x, ffn.groups, ffn.w1.group_in(), op);
+  return ffn;
+}
+
+at::Tensor grouped_pw_ffn_packed_cpu(const at::Tensor& x, const at::Tensor& packed_w1, const at::Tensor& packed_w2,
+                                     int64_t hidden_channels, int64_t out_channels, c10::string_view activation) {
   constexpr const char* op = "grouped_pw_ffn_packed";
-  check_x(x_in, op);
+  check_x(x, op);
   const bool gelu = parse_activation(activation, op);
-  const CheckedPacked w1 = checked_packed(packed_w1_in, op, "packed_w1");
-  const CheckedPacked w2 = checked_packed(packed_w2_in, op, "packed_w2");
-  check_channels(w1, op, "packed_w1", hidden_channels, "hidden_channels");
-  check_channels(w2, op, "packed_w2", out_channels, "out_channels");
-  const int64_t groups = w1.groups();
-  TORCH_CHECK(w2.groups() == groups && w2.group_in() == hidden_channels / groups, op,
-              ": expected packed_w2 with ", groups, " groups of ", hidden_channels / groups,
-              " input channels (packed_w1's groups and hidden channels per group), got ", w2.groups(),
-              " groups of ", w2.group_in());
-  TORCH_CHECK(w1.config == w2.config, op, ": expected packed_w1 and packed_w2 packed for one kernel, got ",
-              kernel_name(w1.config->id), " and ", kernel_name(w2.config->id));
-  check_x_channels(x_in, groups, w1.group_in(), op);
+  const auto ffn = checked_ffn<KernelConfig>(op, x, packed_w1, packed_w2, hidden_channels, out_channels);
   GroupedPwFfnArgs args{};
-  args.group_hidden = hidden_channels / groups;
-  args.packed_w1 = w1.group0();
-  args.packed_w2 = w2.group0();
-  args.packed_w1_group_stride = w1.group_stride();
-  args.packed_w2_group_stride = w2.group_stride();
+  args.group_hidden = hidden_channels / ffn.groups;
+  args.packed_w1 = reinterpret_cast<const float*>(ffn.w1.group0());
+  args.packed_w2 = reinterpret_cast<const float*>(ffn.w2.group0());
+  args.packed_w1_group_stride = ffn.w1.row_bytes() / sizeof(float);
+  args.packed_w2_group_stride = ffn.w2.row_bytes() / sizeof(float);
   args.gelu = gelu;
-  return run_operator(*w1.config, x_in, groups, out_channels, args, grouped_pw_ffn_task_count,
+  return run_operator(*ffn.w1.config, x, ffn.groups, out_channels, args, grouped_pw_ffn_task_count,
                       grouped_pw_ffn_task_flops, grouped_pw_ffn_run);
+}
+
+at::Tensor grouped_pw_conv_q8_cpu(const at::Tensor& x, const at::Tensor& packed_in, int64_t out_channels,
+                                  c10::string_view activation) {
+  constexpr const char* op = "grouped_pw_conv_q8";
+  check_x(x, op);
+  const bool gelu = parse_activation(activation, op);
+  const auto packed = checked_packed<Qs8KernelConfig>(packed_in, op, "packed_weight");
+  check_channels(packed, op, "packed_weight", out_channels, "out_channels");
+  check_x_channels(x, packed.groups(), packed.group_in(), op);
+  GroupedPwConvQ8Args args{};
+  args.packed_weight = packed.group0();
+  args.packed_group_stride = packed.row_bytes();
+  args.gelu = gelu;
+  return run_operator(*packed.config, x, packed.groups(), out_channels, args, grouped_pw_conv_q8_task_count,
+                      grouped_pw_conv_q8_task_flops, grouped_pw_conv_q8_run);
+}
+
+at::Tensor grouped_pw_ffn_q8_cpu(const at::Tensor& x, const at::Tensor& packed_w1, const at::Tensor& packed_w2,
+                                 int64_t hidden_channels, int64_t out_channels, c10::string_view activation) {
+  constexpr const char* op = "grouped_pw_ffn_q8";
+  check_x(x, op);
+  const bool gelu = parse_activation(activation, op);
+  const auto ffn = checked_ffn<Qs8KernelConfig>(op, x, packed_w1, packed_w2, hidden_channels, out_channels);
+  GroupedPwFfnQ8Args args{};
+  args.group_hidden = hidden_channels / ffn.groups;
+  args.packed_w1 = ffn.w1.group0();
+  args.packed_w2 = ffn.w2.group0();
+  args.packed_w1_group_stride = ffn.w1.row_bytes();
+  args.packed_w2_group_stride = ffn.w2.row_bytes();
+  args.gelu = gelu;
+  return run_operator(*ffn.w1.config, x, ffn.groups, out_channels, args, grouped_pw_ffn_q8_task_count,
+                      grouped_pw_ffn_q8_task_flops, grouped_pw_ffn_q8_run);
 }
 
 at::Tensor grouped_pw_conv_cpu(const at::Tensor& x, const at::Tensor& weight,
@@ -245,4 +351,7 @@ TORCH_LIBRARY_IMPL(sqbert, CPU, m) {
   m.impl("pack_pw_weight", &sqbert::pack_pw_weight_cpu);
   m.impl("grouped_pw_conv_packed", &sqbert::grouped_pw_conv_packed_cpu);
   m.impl("grouped_pw_ffn_packed", &sqbert::grouped_pw_ffn_packed_cpu);
+  m.impl("quantize_pw_weight", &sqbert::quantize_pw_weight_cpu);
+  m.impl("grouped_pw_conv_q8", &sqbert::grouped_pw_conv_q8_cpu);
+  m.impl("grouped_pw_ffn_q8", &sqbert::grouped_pw_ffn_q8_cpu);
 }

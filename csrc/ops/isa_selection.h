@@ -18,12 +18,21 @@ const KernelConfig& selected_kernel_config();
 // (naming `op`) when this build or CPU has no kernel for it.
 const KernelConfig& kernel_config_or_selected(const std::optional<std::string>& isa, const char* op);
 
-// The ISAs this build and CPU have kernels for, fastest first.
-std::vector<std::string> cpu_isas();
-// The selected ISA: "avx2", "neon" or "scalar".
-std::string cpu_isa();
-// The tile of `isa`'s kernel, or of the selected one: {mr, nr}.
-std::vector<int64_t> cpu_gemm_tile(const std::optional<std::string>& isa);
+// The ISAs this build and CPU have kernels for, fastest first: the float
+// kernel sets ("float32") or the int8 kernels ("int8", Qs8KernelConfig).
+std::vector<std::string> cpu_isas(const std::string& dtype = "float32");
+// The int8 kernels of `isa` (a name from cpu_isas("int8")), or, when none
+// is given, the fastest ones beside the selected float kernels (whose GELU
+// finishes their tiles); raises (naming `op`) for a name this build or CPU
+// lacks.
+const Qs8KernelConfig& qs8_config_or_selected(const std::optional<std::string>& isa, const char* op);
+
+// The selected float ISA ("avx2", "neon" or "scalar"), or for "int8" the
+// int8 kernels the int8 ops pack for by default.
+std::string cpu_isa(const std::string& dtype = "float32");
+// The tile of `isa`'s kernel (float32 or int8), or of the selected one:
+// {mr, nr}.
+std::vector<int64_t> cpu_gemm_tile(const std::optional<std::string>& isa, const std::string& dtype = "float32");
 // Selects `isa` for later calls and returns the previous one; raises when
 // this build or CPU has no kernel for it.
 std::string set_cpu_isa(const std::string& isa);

@@ -20,10 +20,13 @@ TORCH_LIBRARY(sqbert, m) {
   m.def("pack_pw_weight(Tensor weight, Tensor? bias, int groups, str? isa=None) -> Tensor");
   m.def("grouped_pw_conv_packed(Tensor x, Tensor packed_weight, int out_channels, str activation=\"none\") -> Tensor");
   m.def("grouped_pw_ffn_packed(Tensor x, Tensor packed_w1, Tensor packed_w2, int hidden_channels, int out_channels, str activation=\"none\") -> Tensor");
+  m.def("quantize_pw_weight(Tensor weight, Tensor? bias, int groups, str? isa=None) -> Tensor");
+  m.def("grouped_pw_conv_q8(Tensor x, Tensor packed_weight, int out_channels, str activation=\"none\") -> Tensor");
+  m.def("grouped_pw_ffn_q8(Tensor x, Tensor packed_w1, Tensor packed_w2, int hidden_channels, int out_channels, str activation=\"none\") -> Tensor");
   m.def("add_layernorm(Tensor x, Tensor? residual, Tensor weight, Tensor bias, float eps) -> Tensor");
   m.def("fused_attention(Tensor q, Tensor k, Tensor v, Tensor? mask, int num_heads) -> Tensor");
-  m.def("cpu_isas() -> str[]", &sqbert::cpu_isas);
-  m.def("cpu_isa() -> str", &sqbert::cpu_isa);
-  m.def("cpu_gemm_tile(str? isa=None) -> int[]", &sqbert::cpu_gemm_tile);
+  m.def("cpu_isas(str dtype=\"float32\") -> str[]", &sqbert::cpu_isas);
+  m.def("cpu_isa(str dtype=\"float32\") -> str", &sqbert::cpu_isa);
+  m.def("cpu_gemm_tile(str? isa=None, str dtype=\"float32\") -> int[]", &sqbert::cpu_gemm_tile);
   m.def("set_cpu_isa(str isa) -> str", &sqbert::set_cpu_isa);
 }

@@ -16,7 +16,9 @@
 #      sqbert_kernels/ (which holds the x86 build of the editable install).
 #   3. A static check that the extension holds no instruction past ARMv8.0
 #      (it is compiled with -march=armv8-a and must run on any 64-bit ARM
-#      core; tests/cpp/run.sh runs the kernels themselves on a Cortex-A53).
+#      core; tests/cpp/run.sh runs the kernels themselves on a Cortex-A53),
+#      but the dot product (sdot/udot) in the neondot int8 kernel, which
+#      runs only where the CPU has it (kernel_config.cpp), and nowhere else.
 #   4. pytest in one qemu-aarch64 process, on an emulated Cortex-A76 (ARMv8.2)
 #      by default: PyPI's torch 2.10.0 aarch64 wheel itself dies of SIGILL
 #      on ARMv8.0 cores (cortex-a53, cortex-a72) at import, as on a Raspberry
@@ -248,12 +250,23 @@ step "checking $so_name for instructions past ARMv8.0"
 # arithmetic, dot product, I8MM, BF16, FCMA, JSCVT, FRINTTS, FlagM, RCPC,
 # pointer authentication (the non-hint forms), SVE, CRC and crypto. libgcc's
 # outline atomics (__aarch64_*) hold LSE instructions behind a run-time check,
-# so they are allowed.
-bad=$(aarch64-linux-gnu-objdump -d --no-show-raw-insn "$build/$so_name" | awk '
+# so they are allowed; so are sdot/udot in the functions of the dot-product
+# kernel (symbols holding qs8_gemm_*c4__neondot, its lambdas too: behind
+# HWCAP_ASIMDDP), and only those two there. The kernel must hold some: else
+# it was not compiled for dotprod, and the check would prove nothing.
+disasm=$build/$so_name.disasm
+aarch64-linux-gnu-objdump -d --no-show-raw-insn "$build/$so_name" > "$disasm"
+dot_count=$(awk '
+  /^[0-9a-f]+ <.*>:$/ { fn = $2; next }
+  fn ~ /qs8_gemm_[0-9]+x[0-9]+c4__neondot/ && /^ *[0-9a-f]+:\t[su]dot\t/ { n++ }
+  END { print n + 0 }' "$disasm")
+[ "$dot_count" -gt 0 ] || die "$so_name: no sdot/udot in the neondot kernel (is it compiled for dotprod?)"
+bad=$(awk '
   /^[0-9a-f]+ <.*>:$/ { fn = $2; next }
   /^ *[0-9a-f]+:\t/ {
     split($0, f, "\t"); op = f[2]; args = f[3]
     if (fn ~ /^<__aarch64_/) next
+    if (fn ~ /qs8_gemm_[0-9]+x[0-9]+c4__neondot/ && op ~ /^[su]dot$/) next
     late = op ~ /^(casp?|ld(add|clr|eor|set|smax|smin|umax|umin)|st(add|clr|eor|set|smax|smin|umax|umin)|swp)(a|al|l)?(b|h)?$/ ||
       op ~ /^(sqrdmlah|sqrdmlsh|sdot|udot|usdot|sudot|smmla|ummla|usmmla|bfdot|bfmmla|bfmlalb|bfmlalt|bfcvtn?2?|fcmla|fcadd|fjcvtzs|frint(32|64)[xz]|cfinv|rmif|setf8|setf16|axflag|xaflag|ldapu?rs?[bhw]?|stlur[bh]?)$/ ||
       op ~ /^((bl?r|ret|ldr)a[ab]|eret?a[ab]|pacga|xpac[id]|(pac|aut)[id]z?[ab])$/ ||
@@ -261,7 +274,7 @@ bad=$(aarch64-linux-gnu-objdump -d --no-show-raw-insn "$build/$so_name" | awk '
       args ~ /(^|[ ,{\[])[zp][0-9]+(\.|[ ,\/]|$)/ ||
       (op ~ /^f/ && op !~ /^fcvt/ && args ~ /(^|[ ,{])h[0-9]+([ ,]|$)|\.[48]h/)
     if (late) print fn, op, args
-  }' | head -n 20)
+  }' "$disasm" | head -n 20)
 [ -z "$bad" ] || die "$so_name uses instructions past ARMv8.0 (the build must run on any aarch64 core):
 $bad"
 

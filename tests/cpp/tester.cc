@@ -25,31 +25,33 @@ void fail(const std::string& what) {
   }
 }
 
-int run_cases(int argc, char** argv, std::initializer_list<Case> cases) {
+// The float and the int8 cases' main, over their configs.
+template <typename C, typename Config>
+int run_any_cases(int argc, char** argv, std::initializer_list<C> cases,
+                  const Config* (*lookup)(const std::string& isa)) {
   if (argc == 2 && std::strcmp(argv[1], "--list") == 0) {
-    for (const Case& c : cases) std::printf("%s\n", c.name);
+    for (const C& c : cases) std::printf("%s\n", c.name);
     return 0;
   }
   if (argc < 3) return usage(argv[0]);
   const std::string isa = argv[1], mode = argv[2];
   if (mode != "head" && mode != "tail") return usage(argv[0]);
   guard_mode() = mode == "head" ? GuardMode::kHead : GuardMode::kTail;
-  const sqbert::KernelConfig* config =
-      isa == "-" ? &sqbert::kernel_configs().back() : sqbert::kernel_config(isa);
+  const Config* config = lookup(isa);
   if (config == nullptr) {
     std::printf("%s: not in this build or not supported by this CPU: skipped\n", isa.c_str());
     return 77;
   }
   for (int i = 3; i < argc; i++) {
     bool known = false;
-    for (const Case& c : cases) known = known || std::strcmp(c.name, argv[i]) == 0;
+    for (const C& c : cases) known = known || std::strcmp(c.name, argv[i]) == 0;
     if (!known) {
       std::fprintf(stderr, "no case %s (--list names them)\n", argv[i]);
       return 2;
     }
   }
   int cases_failed = 0, cases_run = 0;
-  for (const Case& c : cases) {
+  for (const C& c : cases) {
     bool selected = argc == 3;
     for (int i = 3; i < argc; i++) selected = selected || std::strcmp(c.name, argv[i]) == 0;
     if (!selected) continue;
@@ -73,6 +75,16 @@ int run_cases(int argc, char** argv, std::initializer_list<Case> cases) {
   }
   std::printf("%d cases passed\n", cases_run);
   return 0;
+}
+
+int run_cases(int argc, char** argv, std::initializer_list<Case> cases) {
+  return run_any_cases(argc, argv, cases, +[](const std::string& isa) {
+    return isa == "-" ? &sqbert::kernel_configs().back() : sqbert::kernel_config(isa);
+  });
+}
+
+int run_cases(int argc, char** argv, std::initializer_list<Qs8Case> cases) {
+  return run_any_cases(argc, argv, cases, +[](const std::string& isa) { return sqbert::qs8_kernel_config(isa); });
 }
 
 }  // namespace sqbert_test

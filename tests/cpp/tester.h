@@ -91,8 +91,15 @@ struct Case {
   void (*run)(const sqbert::KernelConfig& config, std::mt19937& rng);
 };
 
+// A case of the int8 kernels (ISA names: Qs8KernelConfig.isa).
+struct Qs8Case {
+  const char* name;
+  void (*run)(const sqbert::Qs8KernelConfig& config, std::mt19937& rng);
+};
+
 // The main of a test executable (usage above). ISA "-" is for cases that
 // use no kernel (weight packing): they get the scalar config.
 int run_cases(int argc, char** argv, std::initializer_list<Case> cases);
+int run_cases(int argc, char** argv, std::initializer_list<Qs8Case> cases);
 
 }  // namespace sqbert_test
