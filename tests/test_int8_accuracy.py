@@ -14,6 +14,17 @@ import int8_eval as E  # noqa: E402
 
 pytest.importorskip("transformers")  # Hugging Face's init of the base model
 
+# Bounds from what sk.quantize gives on the base config at HF init, seeds 0
+# to 3, here (B4 L64) and at B8 L128 alike: 1 - change cosine 1.96e-4 to
+# 2.18e-4, pooled relative error 0.0075 to 0.0084. Each bound leaves about
+# 1.5-2.5x that, for other ISAs' rounding, and fails what ONNX Runtime's
+# quantize_dynamic gets with its default ops, which quantize the embeddings
+# and the pooler too (1 - cosine 6.5e-4 to 6.8e-4, pooled error 0.017 to
+# 0.019, benchmarks/int8_accuracy.py): so an int8 path that spread to those
+# layers, or lost precision in the convolutions, fails them.
+CHANGE_COS_MIN = 0.9995
+POOLED_REL_ERR_MAX = 0.012
+
 
 @pytest.fixture(scope="module")
 def base_metrics():
@@ -31,8 +42,8 @@ def base_metrics():
 
 def test_base_config_token_cosine(base_metrics):
     assert base_metrics["mean_cos"] >= 0.995
-    # The figure that tells quantizers apart at random init (int8_eval.BaseReference):
-    # 0.99xx measured here and at B8 L128; ONNX Runtime's quantize_dynamic gets 0.9xx.
+    # At random init the last hidden state is mostly the embedding output (about 0.99997
+    # whatever the quantizer): the change the encoder makes is what tells them apart.
     assert base_metrics["change_cos"] >= CHANGE_COS_MIN
 
 

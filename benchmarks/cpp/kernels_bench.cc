@@ -17,8 +17,11 @@
 //           192x192 (768->768, 4 groups), 768x192 (768->3072, 4 groups),
 //           192x768 (3072->768, 4 groups), 768x768 (dense 768->768); x in
 //           nr-wide panels (f32) or quantized blocks (int8), weights packed
-//           back to back. GMAC/s of each (median and fastest round) and int8 / f32. And the quantizer
-//           over k x 128 positions (ns an element).
+//           back to back; their rounds alternate, and int8 / f32 is the
+//           median (and range) of each pair's ratio, GMAC/s the medians.
+//           Then one int8 tile at kc = 768 (hot, in L1: the kernel's
+//           peak; compare the f32 hot tile's GFLOP/s / 2) and the
+//           quantizer over k x 128 positions (ns an element).
 // Each call timed alone (after its untimed setup; the timer's own cost
 // subtracted). A round is ~10 ms of calls; printed: the median over the
 // rounds of a round's mean time a call, and the fastest and slowest
@@ -234,14 +237,14 @@ void bench_qs8_gemm(const Qs8KernelConfig& config, int rounds) {
     std::vector<float> packed(f32_gemm_packed_size(1, m, k, f32.mr)), y(m * length);
     f32_gemm_pack_weights(m, k, f32.mr, 0, f32_gemm_panel_count(m, f32.mr), w.data(), k, 1, bias.data(), 1,
                           packed.data());
-    const Stats sf = measure(rounds, [] {}, [&] {
+    auto f32_sweep = [&] {
       for (size_t n0 = 0; n0 < length; n0 += f32.nr)
         for (size_t p = 0; p * f32.mr < m; p++) {
           const float* at = packed.data() + p * (1 + k) * f32.mr;
           gemm(f32, std::min(f32.mr, m - p * f32.mr), f32.nr, k, F32GemmWeights{at + f32.mr, 1, f32.mr, at},
                x.data() + n0 * k, f32.nr, y.data() + p * f32.mr * length + n0, length);
         }
-    });
+    };
 
     const size_t mr = config.mr, nr = config.nr, panels = (m + mr - 1) / mr, blocks = length / nr;
     const size_t panel_bytes = qs8_panel_bytes(mr, k), block_bytes = qu7_block_bytes(nr, k);
@@ -252,18 +255,43 @@ void bench_qs8_gemm(const Qs8KernelConfig& config, int rounds) {
     for (size_t b = 0; b < blocks; b++)
       config.quantize(k, nr, nr, x.data() + b * nr, length, xq.data() + b * block_bytes, x_scale.data() + b * nr,
                       x_zero.data() + b * nr);
-    const Stats sq = measure(rounds, [] {}, [&] {
+    auto int8_sweep = [&] {
       for (size_t b = 0; b < blocks; b++)
         for (size_t p = 0; p < panels; p++)
           config.gemm(std::min(mr, m - p * mr), nr, k, wq.data() + p * panel_bytes, xq.data() + b * block_bytes,
                       x_scale.data() + b * nr, x_zero.data() + b * nr, y.data() + p * mr * length + b * nr, length);
+    };
+    // Rounds of the two alternate, and int8 / f32 is the median of each
+    // pair's: on a shared core, other work slows both alike.
+    std::vector<double> tf, tq, ratio;
+    for (int r = 0; r < rounds; r++) {
+      tf.push_back(measure(1, [] {}, f32_sweep).median);
+      tq.push_back(measure(1, [] {}, int8_sweep).median);
+      ratio.push_back(tf.back() / tq.back());
+    }
+    auto median = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      return v[v.size() / 2];
+    };
+    std::printf("%-7s %-36s f32 %s %5.1f GMAC/s, int8 %zux%zu %5.1f GMAC/s: int8/f32 %.2fx [%.2f .. %.2f]\n",
+                config.isa, what.c_str(), f32.isa, macs / median(tf) * 1e-9, mr, nr, macs / median(tq) * 1e-9,
+                median(ratio), *std::min_element(ratio.begin(), ratio.end()),
+                *std::max_element(ratio.begin(), ratio.end()));
+  }
+  // One tile, the same operands each call (in L1): the kernel's peak.
+  {
+    const size_t mr = config.mr, nr = config.nr, k = 768;
+    // Header zeros (row sums, scales, biases); any weights and x bytes.
+    std::vector<uint8_t> w(qs8_panel_bytes(mr, k)), xq(qu7_block_bytes(nr, k));
+    for (size_t i = 12 * mr; i < w.size(); i++) w[i] = uint8_t(i * 37);
+    for (size_t i = 0; i < xq.size(); i++) xq[i] = uint8_t(i * 53 % 128);
+    std::vector<float> x_scale(nr, 1.0f), y(mr * nr);
+    std::vector<int32_t> x_zero(nr, 0);
+    const Stats st = measure(rounds, [] {}, [&] {
+      config.gemm(mr, nr, k, w.data(), xq.data(), x_scale.data(), x_zero.data(), y.data(), nr);
     });
-    // The fastest rounds' ratio too: on a shared core the medians may
-    // come from rounds slowed by other work.
-    std::printf("%-7s %-36s f32 %s %5.1f (best %5.1f) GMAC/s, int8 %zux%zu %5.1f (best %5.1f) GMAC/s: "
-                "int8/f32 %.2fx (best %.2fx)\n",
-                config.isa, what.c_str(), f32.isa, macs / sf.median * 1e-9, macs / sf.min * 1e-9, mr, nr,
-                macs / sq.median * 1e-9, macs / sq.min * 1e-9, sf.median / sq.median, sf.min / sq.min);
+    std::printf("%-7s int8 gemm %zux%zuc4 tile, kc=768 (hot)    %9.3f us  %6.1f GMAC/s (f32: GFLOP/s / 2)\n",
+                config.isa, mr, nr, st.median * 1e6, mr * nr * k / st.median * 1e-9);
   }
   for (size_t k : {size_t(192), size_t(768)}) {
     const std::vector<float> x = random_vector(k * length);

@@ -9,7 +9,9 @@
 // +dotprod: arm_neon.h declares the dot-product intrinsics under that arch,
 // and GCC inlines them only into functions whose target includes it. ARMv8.2
 // also allows LSE atomics and RDMA there; tests/aarch64/run.sh checks that
-// only sdot/udot appear.
+// only sdot/udot appear. Clang's arm_neon.h declares them for a target
+// attribute from Clang 16 on (before, only under -march=...+dotprod); only
+// GCC 12 is tested here.
 #pragma once
 
 #if defined(__clang__)

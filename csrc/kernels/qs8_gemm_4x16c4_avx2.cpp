@@ -1,13 +1,19 @@
 // x86 AVX2 int8 GEMM (qs8_gemm.h): 4 rows x 16 positions. Per k-quad and
 // 8 outputs, vpmaddubsw (x unsigned, weights signed) sums pairs into int16
 // (exact: at most 2 * 127 * 127), vpmaddwd with ones sums those into int32
-// and vpaddd accumulates. The two multiplies run on Zen's two multiply
-// pipes, which caps this at 32 MACs a cycle: twice f32 FMA's 16. 4x16
-// keeps 8 accumulators, 2 x, the weight, a product and the ones within 16
-// ymm; wider tiles spill.
+// and vpaddd accumulates. The two multiplies share Zen's two multiply pipes
+// with f32's FMAs, which caps this at 32 MACs a cycle, twice f32's 16; a
+// hot tile reaches ~31.5 (Zen 5). Tiles of 2 to 6 rows all measured at that
+// cap; 4x16 (8 accumulators, 2 x, the weight, the ones and the products)
+// fits the 16 ymm and loads x once for 4 rows.
 #if defined(__x86_64__)
 
 #include <immintrin.h>
+
+#include <cassert>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
 
 #include "qs8_gemm.h"
 #include "isa_target.h"

@@ -3,7 +3,9 @@
 // a row. Per k-quad one 32-byte load of x holds 8 positions x 4 depth
 // bytes, and one broadcast of a row's 4 weight bytes meets each of them, so
 // D::dot(acc, x, w) adds each lane's 4 products u8 x s8 to acc. Include it
-// inside the kernel file's ISA region; instantiate qs8_gemm_c4<MR, D>.
+// inside the kernel file's ISA region, with the headers below included
+// before it (so no library code of theirs is compiled for the ISA);
+// instantiate qs8_gemm_c4<MR, D>.
 #pragma once
 
 #include <immintrin.h>

@@ -1,6 +1,10 @@
 """What sqbert-bench times: each case is a set of candidates doing the same
 work (this package's ops and model, and what stock PyTorch or Hugging Face
 would run instead), and the FLOPs of that work."""
+import copy
+import os
+import tempfile
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Optional
 
@@ -8,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import ops
+from ..convert import quantize
 from ..model import SqueezeBertConfig, SqueezeBertModel
 
 # SqueezeBERT's 1x1 convolutions (Cin, Cout, groups): Q/K/V, the intermediate,
@@ -36,6 +41,7 @@ def conv_case(cin: int, cout: int, batch: int, length: int, groups: int = 4) -> 
     weight = torch.randn(cout, k, 1) / k**0.5
     bias = torch.randn(cout)
     packed = ops.pack_pw_weight(weight, bias, groups)
+    packed_q8 = ops.quantize_pw_weight(weight, bias, groups)  # the default int8 kernel, cpu_isa("int8")
     # The same work as one batched matmul over batch x groups.
     w_bmm = weight.view(groups, m, k).repeat(batch, 1, 1)
     b_bmm = bias.view(groups, m, 1).repeat(batch, 1, 1)
@@ -46,6 +52,7 @@ def conv_case(cin: int, cout: int, batch: int, length: int, groups: int = 4) -> 
     case = Case(f"conv {cin}->{cout} g{groups} B{batch} L{length}", 2 * batch * length * m * k * groups)
     case.candidates = {
         "sqbert packed": lambda: ops.grouped_pw_conv_packed(x, packed, cout),
+        "sqbert int8": lambda: ops.grouped_pw_conv_q8(x, packed_q8, cout),
         "sqbert": lambda: ops.grouped_pw_conv(x, weight, bias, groups),
         "conv1d": lambda: F.conv1d(x, weight, bias, groups=groups),
         "bmm": lambda: torch.baddbmm(b_bmm, w_bmm, x_bmm),
@@ -95,20 +102,26 @@ def count_flops(fn: Callable[[], object]) -> int:
 
 def model_case(batch: int, length: int, checkpoint: Optional[str] = None, compile_hf: bool = False,
                onnx: bool = False, progress=print) -> Case:
-    """The whole model: this package, and when transformers is installed,
-    Hugging Face's SqueezeBERT on the same weights and a BERT of the same
-    depth and width (random init). Without a checkpoint that is the base
-    model and BERT-base; with one (a SqueezeBERT folder), its config's layers,
-    hidden and intermediate sizes, heads and vocabulary."""
+    """The whole model: this package's, in float32 and int8 (sk.quantize),
+    and when transformers is installed, Hugging Face's SqueezeBERT on the
+    same weights and a BERT of the same depth and width (random init), in
+    float32 and dynamically quantized to int8 by torch on FBGEMM. Without a
+    checkpoint that is the base model and BERT-base; with one (a SqueezeBERT
+    folder), its config's layers, hidden and intermediate sizes, heads and
+    vocabulary. With onnx, ONNX Runtime on the exports of HF SqueezeBERT
+    (float32 and int8) and of the BERT (int8), quantized by onnxruntime's
+    quantize_dynamic."""
     if checkpoint:
         ours = SqueezeBertModel.from_pretrained(checkpoint)
     else:
         ours = SqueezeBertModel(SqueezeBertConfig(vocab_size=30528)).eval()
+    ours_int8 = quantize(copy.deepcopy(ours))
     # Token ids every model here has (BERT-base has 30522 words).
     ids = torch.randint(1, min(ours.config.vocab_size, 30522), (batch, length))
     case = Case(f"model B{batch} L{length}", count_flops(lambda: ours(ids)))
-    case.candidates["sqbert_kernels"] = lambda: ours(ids)
-    case.model_flops = {"sqbert_kernels": case.flops}
+    case.candidates = {"sqbert_kernels": lambda: ours(ids), "sqbert int8": lambda: ours_int8(ids)}
+    # The int8 ops count their multiply-adds as the float32 ones do: the same work.
+    case.model_flops = {"sqbert_kernels": case.flops, "sqbert int8": case.flops}
     cfg = ours.config
     shape = dict(num_hidden_layers=cfg.num_hidden_layers, hidden_size=cfg.hidden_size,
                  intermediate_size=cfg.intermediate_size, num_attention_heads=cfg.num_attention_heads,
@@ -117,12 +130,13 @@ def model_case(batch: int, length: int, checkpoint: Optional[str] = None, compil
     depth = (f"{cfg.num_hidden_layers} layers, hidden {cfg.hidden_size}, intermediate {cfg.intermediate_size}, "
              f"{cfg.num_attention_heads} heads")
     bert_name = "HF BERT-base" if base and not checkpoint else f"HF BERT ({cfg.num_hidden_layers} layers, {cfg.hidden_size})"
+    bert_int8 = f"{bert_name} int8 (FBGEMM)"
     case.label = "whole base model" if base and not checkpoint else f"whole model (checkpoint: {depth})"
     try:
         import transformers
     except ImportError:
         why = f"transformers not installed: {BENCH_EXTRA}"
-        case.skipped.update({"HF SqueezeBERT": why, bert_name: why})
+        case.skipped.update({"HF SqueezeBERT": why, bert_name: why, bert_int8: why})
         progress(f"  (Hugging Face SqueezeBERT and {bert_name} skipped: {why})")
         return case
     transformers.logging.set_verbosity_error()
@@ -134,36 +148,81 @@ def model_case(batch: int, length: int, checkpoint: Optional[str] = None, compil
     case.candidates[bert_name] = lambda: bert(ids)
     case.model_flops["HF SqueezeBERT"] = count_flops(lambda: hf(ids))
     case.model_flops[bert_name] = count_flops(lambda: bert(ids))
+    bert_q8 = _torch_int8(bert)
+    if bert_q8 is None:
+        case.skipped[bert_int8] = f"this torch has no torch.ao.quantization.quantize_dynamic or no FBGEMM engine"
+        progress(f"  ({bert_int8} skipped: {case.skipped[bert_int8]})")
+    else:
+        case.candidates[bert_int8] = lambda: bert_q8(ids)
+        case.model_flops[bert_int8] = case.model_flops[bert_name]  # FlopCounterMode does not count quantized ops
     if compile_hf:
         compiled = torch.compile(hf)
         case.candidates["torch.compile(HF SqueezeBERT)"] = lambda: compiled(ids)
         case.model_flops["torch.compile(HF SqueezeBERT)"] = case.model_flops["HF SqueezeBERT"]
     if onnx:
-        session = _onnx_session(hf, ids, progress)
-        if session is None:
-            case.skipped["ONNX Runtime (HF SqueezeBERT)"] = f"onnxruntime or onnx not installed: {ONNX_INSTALL}"
-        else:
-            feed = {"input_ids": ids.numpy()}
-            case.candidates["ONNX Runtime (HF SqueezeBERT)"] = lambda: session.run(None, feed)
-            case.model_flops["ONNX Runtime (HF SqueezeBERT)"] = case.model_flops["HF SqueezeBERT"]
+        # (model, its candidate's name, {ONNX Runtime candidate: int8?}).
+        exports = [(hf, "HF SqueezeBERT", {"ONNX Runtime (HF SqueezeBERT)": False,
+                                           "ONNX Runtime int8 (HF SqueezeBERT)": True}),
+                   (bert, bert_name, {f"ONNX Runtime int8 ({bert_name.removeprefix('HF ')})": True})]
+        sessions = _onnx_sessions([(model, names) for model, _, names in exports], ids, progress)
+        feed = {"input_ids": ids.numpy()}
+        for _, source, names in exports:
+            for name in names:
+                if sessions is None:
+                    case.skipped[name] = f"onnxruntime or onnx not installed: {ONNX_INSTALL}"
+                else:
+                    case.candidates[name] = lambda session=sessions[name]: session.run(None, feed)
+                    case.model_flops[name] = case.model_flops[source]
     return case
 
 
-def _onnx_session(hf, ids, progress):
+def _torch_int8(model):
+    """A copy of model with its nn.Linear layers quantized dynamically to int8
+    for FBGEMM (torch.ao.quantization, deprecated but still in torch), or
+    None where this torch lacks either."""
+    if "fbgemm" not in torch.backends.quantized.supported_engines:
+        return None
+    engine = torch.backends.quantized.engine
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization's deprecation warnings
+        try:
+            from torch.ao.quantization import quantize_dynamic
+        except ImportError:
+            return None
+        # The engine picks the kernels the weights are packed for; those then run them whatever the engine.
+        torch.backends.quantized.engine = "fbgemm"
+        try:
+            return quantize_dynamic(copy.deepcopy(model), {torch.nn.Linear}, dtype=torch.qint8)
+        finally:
+            torch.backends.quantized.engine = engine
+
+
+def _onnx_sessions(exports, ids, progress):
+    """ONNX Runtime sessions on [(model, {name: int8?})]: the model exported,
+    and for int8 that export quantized by onnxruntime's quantize_dynamic
+    (int8 weights, activations quantized as it runs); None when onnxruntime
+    or onnx is not installed."""
     try:
         import onnx  # noqa: F401  (torch.onnx.export writes with it)
         import onnxruntime
+        from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError:
         progress(f"  (ONNX Runtime skipped: onnxruntime or onnx not installed: {ONNX_INSTALL})")
         return None
-    import os
-    import tempfile
-
-    path = os.path.join(tempfile.mkdtemp(), "squeezebert.onnx")
-    torch.onnx.export(hf, (ids,), path, input_names=["input_ids"], dynamo=False)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
-    return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    sessions = {}
+    # A session holds its model once built: the files (GBs over a full matrix) need not stay.
+    with tempfile.TemporaryDirectory() as folder:
+        for i, (model, names) in enumerate(exports):
+            path = os.path.join(folder, f"{i}.onnx")
+            torch.onnx.export(model, (ids,), path, input_names=["input_ids"], dynamo=False)
+            for name, int8 in names.items():
+                if int8:
+                    quantize_dynamic(path, path + ".int8", weight_type=QuantType.QInt8)
+                sessions[name] = onnxruntime.InferenceSession(path + ".int8" if int8 else path, options,
+                                                              providers=["CPUExecutionProvider"])
+    return sessions
 
 
 def sgemm_case(n: int = 1024) -> Case:

@@ -4,7 +4,8 @@ suite's `pytest tests`) they are not collected.
 
 Under run.sh this conftest takes the place of tests/conftest.py (kept out by
 --confcutdir): the same `backend` fixture and parametrization
-(tests/backends.py, on the path), here over neon and scalar."""
+(tests/backends.py, on the path), here over neon and scalar, and the int8
+kernels (neondot where the emulated CPU has the dot product, neon, scalar)."""
 import platform
 
 import pytest
@@ -21,6 +22,10 @@ else:
 
     def pytest_generate_tests(metafunc):
         backends.parametrize(metafunc)
+        if "int8_isa" in metafunc.fixturenames:  # tests/test_int8_ops.py, on every int8 kernel here
+            import sqbert_kernels
+
+            metafunc.parametrize("int8_isa", sqbert_kernels.cpu_isas("int8"))
 
     @pytest.fixture(autouse=True)
     def _seed():

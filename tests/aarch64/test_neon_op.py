@@ -9,7 +9,8 @@ judged against conv1d in float64.
 
 The tests are the x86 suite's own: tests/test_shared_ops.py, imported below,
 run here once per backend of this suite (tests/backends.py: neon and
-scalar; no Triton). Here only what is aarch64's: the build and its kernels.
+scalar; no Triton), and tests/test_int8_ops.py once per int8 kernel. Here
+only what is aarch64's: the build and its kernels.
 tests/ is on the path (the shared helpers and tests); the x86 suite's
 conftest is not loaded (tests/aarch64/conftest.py takes its place).
 """
@@ -18,6 +19,7 @@ import platform
 import pytest
 
 import sqbert_kernels as sk
+from test_int8_ops import *  # noqa: F401,F403  (the int8 ops' tests, here on the NEON int8 kernels)
 from test_shared_ops import *  # noqa: F401,F403  (every backend's tests, here on neon and scalar)
 
 TILES = {"neon": [8, 8], "scalar": [4, 4]}
@@ -29,6 +31,9 @@ def test_aarch64_build_dispatches_neon():
     assert sk.cpu_isas() == ["neon", "scalar"]
     assert sk.cpu_isa() == "neon"
     assert sk.cpu_gemm_tile() == TILES["neon"]
+    # run.sh's default CPU (Cortex-A76) has the ARMv8.2 dot product.
+    assert sk.cpu_isas("int8") == ["neondot", "neon", "scalar"]
+    assert sk.cpu_isa("int8") == "neondot"
 
 
 def test_set_cpu_isa_selects_the_kernel(backend):
