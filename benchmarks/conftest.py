@@ -35,10 +35,11 @@ ENV_MATRIX = "SQBERT_BENCH_MATRIX"
 CALL_S = {"test_sgemm_ceiling": 0.025, "test_grouped_pw_conv": 0.001, "test_fused_attention": 0.002,
           "test_model": 0.14}
 # test_model's candidates against this package's model.
-MODEL_FACTOR = {"HF SqueezeBERT": 1.7, "HF BERT-base": 3.2}
-# Seconds to build a model case (this package's model, Hugging Face's
-# SqueezeBERT and BERT-base, and their FLOP counts), once per batch and length.
-MODEL_SETUP_S = 10.0
+MODEL_FACTOR = {"sqbert int8": 0.5, "HF SqueezeBERT": 1.7, "HF BERT-base": 3.2, "HF BERT-base int8 (FBGEMM)": 1.0}
+# Seconds to build a model case (this package's model and its int8 copy,
+# Hugging Face's SqueezeBERT and BERT-base, BERT-base in int8, and their
+# FLOP counts), once per batch and length.
+MODEL_SETUP_S = 14.0
 
 
 def pytest_addoption(parser):
@@ -155,13 +156,15 @@ def pytest_terminal_summary(terminalreporter, config):
     write("")
     write("sqbert ratios (median time of the baseline / median time of sqbert; >1 means sqbert is faster)")
     for group, benches in sorted(groups.items()):
-        cells = [f"{name} {b.extra_info['flops'] / b.stats.median / 1e9:.1f} GF/s" for name, b in benches.items()
-                 if name != "linear (dense)"]
+        cells = [f"{name} {b.extra_info['flops'] / b.stats.median / 1e9:.1f} {'GOP/s' if 'int8' in name else 'GF/s'}"
+                 for name, b in benches.items() if name != "linear (dense)"]
         write(f"{group}: " + ", ".join(cells))
-        for ours in ("sqbert packed", "sqbert", "sqbert fused", "sqbert fused unpadded", "sqbert_kernels"):
+        for ours in ("sqbert packed", "sqbert", "sqbert int8", "sqbert fused", "sqbert fused unpadded",
+                     "sqbert_kernels"):
             if ours not in benches:
                 continue
             mine = benches[ours].stats.median
+            # int8 against every other candidate, this package's float32 ones too; float32 against the baselines.
             ratios = [f"{name} {b.stats.median / mine:.2f}x" for name, b in benches.items()
-                      if not name.startswith("sqbert")]
+                      if name != ours and (ours == "sqbert int8" or not name.startswith("sqbert"))]
             write(f"    {ours}: " + ", ".join(ratios))

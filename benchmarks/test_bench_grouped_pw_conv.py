@@ -1,5 +1,5 @@
-"""Grouped 1x1 convolution latency against conv1d, one bmm over the groups
-and BERT-base's dense nn.Linear, for SqueezeBERT's shapes: pytest
+"""Grouped 1x1 convolution latency (float32, and int8) against conv1d, one
+bmm over the groups and BERT-base's dense nn.Linear, for SqueezeBERT's shapes: pytest
 --benchmark-only (batch 1, length 128, 1 thread; --bench-matrix=full: 1 and 2
 threads, batch 1 and 8, length 128 and 512)"""
 import pytest
@@ -7,7 +7,7 @@ import torch
 
 from sqbert_kernels.bench import SQUEEZEBERT_CONVS, conv_case, sgemm_case
 
-CANDIDATES = ["sqbert packed", "sqbert", "conv1d", "bmm", "linear (dense)"]
+CANDIDATES = ["sqbert packed", "sqbert int8", "sqbert", "conv1d", "bmm", "linear (dense)"]
 
 
 def test_sgemm_ceiling(benchmark, threads):

@@ -111,10 +111,12 @@ def test_checkpoint_compared_with_a_bert_of_its_size(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # skipped, naming the command that adds it
     messages = []
     case = model_case(1, 8, checkpoint=checkpoint, onnx=True, progress=messages.append)
-    assert "pip install onnxruntime onnx" in case.skipped["ONNX Runtime (HF SqueezeBERT)"]
+    onnx_rows = ["ONNX Runtime (HF SqueezeBERT)", "ONNX Runtime int8 (HF SqueezeBERT)",
+                 "ONNX Runtime int8 (BERT (2 layers, 64))"]
+    assert all("pip install onnxruntime onnx" in case.skipped[name] for name in onnx_rows)
     assert any("pip install onnxruntime onnx" in m for m in messages)
     assert "HF BERT-base" not in case.candidates
-    assert "HF BERT (2 layers, 64)" in case.candidates
+    assert {"sqbert int8", "HF BERT (2 layers, 64)", "HF BERT (2 layers, 64) int8 (FBGEMM)"} <= set(case.candidates)
     assert case.label == "whole model (checkpoint: 2 layers, hidden 64, intermediate 128, 4 heads)"
     # Like with like: the BERT's matmuls are within a small factor of SqueezeBERT's (BERT-base's would be ~100x).
     assert case.model_flops["HF BERT (2 layers, 64)"] < 4 * case.model_flops["HF SqueezeBERT"]
@@ -128,6 +130,34 @@ def test_skipped_baselines_name_the_command(tmp_path, monkeypatch):
     checkpoint = _tiny_checkpoint(tmp_path)
     monkeypatch.setitem(sys.modules, "transformers", None)
     case = model_case(1, 8, checkpoint=checkpoint, progress=lambda s: None)
-    assert list(case.candidates) == ["sqbert_kernels"]
-    assert set(case.skipped) == {"HF SqueezeBERT", "HF BERT (2 layers, 64)"}
+    assert list(case.candidates) == ["sqbert_kernels", "sqbert int8"]
+    assert set(case.skipped) == {"HF SqueezeBERT", "HF BERT (2 layers, 64)", "HF BERT (2 layers, 64) int8 (FBGEMM)"}
     assert all('pip install ".[bench]"' in why for why in case.skipped.values())
+
+
+def test_int8_rows_in_the_json_tables_and_chart(tmp_path, monkeypatch):
+    """The conv section on one small shape and the model section on a tiny
+    checkpoint, ONNX Runtime's rows timed where it is installed (exported and
+    quantized) or skipped naming its install command."""
+    from sqbert_kernels.bench import sections
+
+    monkeypatch.setattr(sections, "SQUEEZEBERT_CONVS", [(64, 256, 4)])
+    checkpoint = _tiny_checkpoint(tmp_path / "checkpoint")
+    out, md = tmp_path / "r.json", tmp_path / "r.md"
+    assert cli.main(["--skip", "attention", "--rounds", "2", "--length", "16", "--threads", "1", "--onnx",
+                     "--checkpoint", checkpoint, "--json", str(out), "--png", str(tmp_path / "r.png"),
+                     "--markdown", str(md)]) == 0
+    data = json.loads(out.read_text())
+    conv, model = data["conv"][0], data["model"][0]
+    assert conv["speedup"]["sqbert int8"]["sqbert packed"] == pytest.approx(
+        conv["ms"]["sqbert packed"] / conv["ms"]["sqbert int8"])
+    assert {"sqbert int8", "HF BERT (2 layers, 64) int8 (FBGEMM)"} <= set(model["ms"])
+    onnx_rows = {"ONNX Runtime (HF SqueezeBERT)", "ONNX Runtime int8 (HF SqueezeBERT)",
+                 "ONNX Runtime int8 (BERT (2 layers, 64))"}
+    assert onnx_rows <= set(model["ms"]) | set(model["skipped"])
+    assert all("pip install onnxruntime onnx" in model["skipped"][name] for name in onnx_rows & set(model["skipped"]))
+    assert model["speedup"]["sqbert int8"]["HF BERT (2 layers, 64) int8 (FBGEMM)"] == pytest.approx(
+        model["ms"]["HF BERT (2 layers, 64) int8 (FBGEMM)"] / model["ms"]["sqbert int8"])
+    text = md.read_text()
+    assert "sqbert int8 x faster than sqbert packed" in text and "sqbert int8 x faster than it" in text
+    assert "| sqbert int8 |" in text
