@@ -150,7 +150,7 @@ def model_case(batch: int, length: int, checkpoint: Optional[str] = None, compil
     case.model_flops[bert_name] = count_flops(lambda: bert(ids))
     bert_q8 = _torch_int8(bert)
     if bert_q8 is None:
-        case.skipped[bert_int8] = f"this torch has no torch.ao.quantization.quantize_dynamic or no FBGEMM engine"
+        case.skipped[bert_int8] = "this torch has no torch.ao.quantization.quantize_dynamic or no FBGEMM engine"
         progress(f"  ({bert_int8} skipped: {case.skipped[bert_int8]})")
     else:
         case.candidates[bert_int8] = lambda: bert_q8(ids)
@@ -197,6 +197,19 @@ def _torch_int8(model):
             torch.backends.quantized.engine = engine
 
 
+class _ByKeyword(torch.nn.Module):
+    """model(input_ids=ids) as a tuple: transformers 5's BertModel, traced for
+    the ONNX export, refuses the positional call ("got multiple values for
+    argument 'use_cache'")."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, ids):
+        return self.model(input_ids=ids, return_dict=False)
+
+
 def _onnx_sessions(exports, ids, progress):
     """ONNX Runtime sessions on [(model, {name: int8?})]: the model exported,
     and for int8 that export quantized by onnxruntime's quantize_dynamic
@@ -216,7 +229,7 @@ def _onnx_sessions(exports, ids, progress):
     with tempfile.TemporaryDirectory() as folder:
         for i, (model, names) in enumerate(exports):
             path = os.path.join(folder, f"{i}.onnx")
-            torch.onnx.export(model, (ids,), path, input_names=["input_ids"], dynamo=False)
+            torch.onnx.export(_ByKeyword(model), (ids,), path, input_names=["input_ids"], dynamo=False)
             for name, int8 in names.items():
                 if int8:
                     quantize_dynamic(path, path + ".int8", weight_type=QuantType.QInt8)

@@ -43,7 +43,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "(compared with a BERT of its depth and width)")
     p.add_argument("--compile", action="store_true", help="also time torch.compile of HF SqueezeBERT")
     p.add_argument("--onnx", action="store_true",
-                   help="also time ONNX Runtime on HF SqueezeBERT's export (pip install onnxruntime onnx)")
+                   help="also time ONNX Runtime on HF SqueezeBERT's export, float32 and int8, and on the BERT's, "
+                        "int8 (pip install onnxruntime onnx)")
     p.add_argument("--skip", nargs="*", default=[], choices=["conv", "attention", "model"],
                    help="sections to leave out")
     args = p.parse_args(argv)
@@ -84,7 +85,7 @@ def main(argv=None) -> int:
         progress("attention (12 heads, C 768, NCW in and out)")
         attention = attention_report(args.threads, args.batch, args.length, args.rounds, progress)
     if "model" not in args.skip:
-        progress("whole model (time, and speedup of sqbert_kernels over each)")
+        progress("whole model (time, and speedup of sqbert_kernels and of sqbert int8 over each)")
         models = model_report(args.threads, args.batch, args.length, model_rounds,
                               args.checkpoint, args.compile, args.onnx, progress)
         if models:

@@ -1,7 +1,8 @@
 """The sections' rows written out: Markdown tables (the README's) and a chart
 (matplotlib, from the ``bench`` extra). Every ratio is a speedup of this
 package's candidate over another (its time / ours: "x faster than"), every
-candidate keeps its name from :mod:`.cases`, and a noisy run says so."""
+candidate keeps its name from :mod:`.cases`, and a noisy run says so.
+int8 candidates' rates are GOP/s: their multiply-adds counted as the float32 ones' FLOPs."""
 from typing import List, Optional
 
 from .machine import describe
@@ -23,6 +24,10 @@ def _spread(r: dict) -> str:
     return format_spread(r["spread"]).replace("spread ", "") + (" NOISY" if r.get("warnings") else "")
 
 
+def _ratio(speedup: dict, name: str) -> str:
+    return f"{speedup[name]:.2f}x" if name in speedup else "-"
+
+
 def markdown_tables(conv: List[dict], attention: List[dict], models: List[dict], info: Optional[dict] = None,
                     verdict: Optional[dict] = None) -> str:
     """The results as the README's tables, one per section that ran."""
@@ -36,28 +41,32 @@ def markdown_tables(conv: List[dict], attention: List[dict], models: List[dict],
     if models:
         rows = []
         for r in models:
-            s = r["speedup"]["sqbert_kernels"]
+            s, q = r["speedup"]["sqbert_kernels"], r["speedup"]["sqbert int8"]
             rows += [f"| {r['threads']} | {r['batch']} | {r['length']} | {name} | {r['gflop'][name]:.2f} | "
-                     f"{ms:.1f} | {'-' if name not in s else f'{s[name]:.2f}x'} | {r['spread'][name] or 1:.2f}x |"
+                     f"{ms:.1f} | {_ratio(s, name)} | {_ratio(q, name)} | {r['spread'][name] or 1:.2f}x |"
                      for name, ms in r["ms"].items()]
-            rows += [f"| {r['threads']} | {r['batch']} | {r['length']} | {name} | | | skipped: {why} | |"
+            rows += [f"| {r['threads']} | {r['batch']} | {r['length']} | {name} | | | skipped: {why} | | |"
                      for name, why in r.get("skipped", {}).items()]
         tables.append([f"{models[0].get('model', 'whole model')}:", "",
-                       "| threads | B | L | model | GFLOP | ms | sqbert_kernels x faster than it | spread |",
-                       "|---|---|---|---|---|---|---|---|"] + rows)
+                       "| threads | B | L | model | GFLOP | ms | sqbert_kernels x faster than it | "
+                       "sqbert int8 x faster than it | spread |",
+                       "|---|---|---|---|---|---|---|---|---|"] + rows)
     if conv:
         rows = []
         for r in conv:
-            ms, gf, s = r["ms"], r["gflops"], r["speedup"]["sqbert packed"]
+            ms, gf, s, q = r["ms"], r["gflops"], r["speedup"]["sqbert packed"], r["speedup"]["sqbert int8"]
             rows.append(
                 f"| {r['threads']} | {r['batch']} | {r['length']} | {r['cin']}->{r['cout']} ({r['groups']}) | "
                 f"{ms['sqbert packed']:.3f} | {gf['sqbert packed']:.1f} ({gf['sqbert packed'] / r['sgemm_gflops']:.0%}) | "
                 f"{gf['sqbert']:.1f} | {gf['conv1d']:.1f} | {gf['bmm']:.1f} | "
-                f"{s['conv1d']:.2f}x | {s['bmm']:.2f}x | {s['linear (dense)']:.2f}x | {_spread(r)} |")
+                f"{s['conv1d']:.2f}x | {s['bmm']:.2f}x | {s['linear (dense)']:.2f}x | "
+                f"{ms['sqbert int8']:.3f} | {gf['sqbert int8']:.1f} | {q['sqbert packed']:.2f}x | "
+                f"{_spread(r)} |")
         tables.append(["| threads | B | L | Cin->Cout (groups) | sqbert packed ms | sqbert packed GF/s (% of torch.mm) | "
                        "sqbert GF/s | conv1d GF/s | bmm GF/s | sqbert packed x faster than conv1d | "
-                       "than bmm | than linear (dense) | spread |",
-                       "|---|---|---|---|---|---|---|---|---|---|---|---|---|"] + rows)
+                       "than bmm | than linear (dense) | sqbert int8 ms | sqbert int8 GOP/s | "
+                       "sqbert int8 x faster than sqbert packed | spread |",
+                       "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"] + rows)
     if attention:
         rows = []
         for r in attention:
@@ -77,9 +86,10 @@ def markdown_tables(conv: List[dict], attention: List[dict], models: List[dict],
 
 def draw_chart(path: str, conv: List[dict], attention: List[dict], models: List[dict], info: Optional[dict] = None,
                verdict: Optional[dict] = None) -> None:
-    """Latency per model (bars labelled with sqbert_kernels' speedup over
-    each), and per-op GFLOP/s against the sgemm ceiling; the title names the
-    machine, and a noisy run is marked in red."""
+    """Latency per model (bars labelled with the speedup over each of
+    sqbert_kernels, or of sqbert int8 for an int8 model), and per-op GFLOP/s
+    (GOP/s for int8) against the sgemm ceiling; the title names the machine,
+    and a noisy run is marked in red."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -92,12 +102,15 @@ def draw_chart(path: str, conv: List[dict], attention: List[dict], models: List[
     for i, name in enumerate(names):
         xs = [g + i * width for g in range(len(models))]
         bars = left.bar(xs, [r["ms"].get(name, 0) for r in models], width, label=name)
-        if name != "sqbert_kernels":
-            left.bar_label(bars, [f"{r['speedup']['sqbert_kernels'][name]:.2f}x" if name in r["ms"] else ""
-                                  for r in models], fontsize=7)
+        # Like with like: an int8 model against sqbert int8, a float32 one against sqbert_kernels.
+        ours = "sqbert int8" if "int8" in name else "sqbert_kernels"
+        if name != ours:
+            left.bar_label(bars, [f"{r['speedup'][ours][name]:.2f}x" if name in r["ms"] else "" for r in models],
+                           fontsize=7)
     left.set_xticks([g + 0.4 - width / 2 for g in range(len(models))], groups, fontsize=8)
     left.set_ylabel("latency (ms, median)")
-    left.set_title(f"{models[0].get('model', 'whole model')}, fp32\n(bar labels: sqbert_kernels x faster than it)"
+    left.set_title(f"{models[0].get('model', 'whole model')}, float32 and int8\n(bar labels: sqbert_kernels x faster "
+                   "than a float32 model, sqbert int8 x faster than an int8 one)"
                    if models else "Whole model: not run", fontsize=10)
     if models:
         left.legend(fontsize=8)
@@ -109,19 +122,20 @@ def draw_chart(path: str, conv: List[dict], attention: List[dict], models: List[
     ops += [(f"attention t{r['threads']}" + ("" if models else f" B{r['batch']} L{r['length']}"), r["gflops"], None, r)
             for r in attention
             if not models or (r["batch"] == models[0]["batch"] and r["length"] == models[0]["length"])]
-    series = ["sqbert packed", "sqbert", "conv1d", "bmm", "sqbert fused", "HF eager", "SDPA + transposes"]
-    width = 0.8 / 4
+    series = ["sqbert packed", "sqbert", "sqbert int8", "conv1d", "bmm", "sqbert fused", "HF eager",
+              "SDPA + transposes"]
+    width = 0.8 / 5
     for x, (label, gflops, ceiling, r) in enumerate(ops):
         present = [s for s in series if s in gflops]
         for i, name in enumerate(present):
             right.bar(x + i * width, gflops[name], width, color=f"C{series.index(name)}",
                       label=name if name not in right.get_legend_handles_labels()[1] else None)
         if ceiling:
-            right.hlines(ceiling, x - width / 2, x + 3.5 * width, colors="k", linestyles="dashed",
+            right.hlines(ceiling, x - width / 2, x + 4.5 * width, colors="k", linestyles="dashed",
                          label="sgemm ceiling (torch.mm 1024^3)" if x == 0 else None)
     labels = [o[0] + f"\nspread {_spread(o[3])}" for o in ops]
-    right.set_xticks([x + 1.5 * width for x in range(len(ops))], labels, rotation=30, fontsize=7, ha="right")
-    right.set_ylabel("GFLOP/s (median)")
+    right.set_xticks([x + 2 * width for x in range(len(ops))], labels, rotation=30, fontsize=7, ha="right")
+    right.set_ylabel("GFLOP/s (median; sqbert int8: GOP/s)")
     right.set_title("Per op, against the machine's sgemm ceiling" if ops else "Per op: not run", fontsize=10)
     if ops:
         right.legend(fontsize=8)

@@ -5,7 +5,9 @@ results per case, printing a line per row as it goes.
 Every ratio is a speedup (higher is better): row["speedup"][ours][other] is
 other's median time over ours, "ours x faster than other". Every row holds
 each candidate's spread over the rounds (slowest / fastest round) and the
-warnings of :mod:`.noise` when it is over the limit."""
+warnings of :mod:`.noise` when it is over the limit. "gflops" of an int8
+candidate are its multiply-adds as operations per second (GOP/s), counted
+as the float32 ones' FLOPs."""
 import statistics
 from typing import Dict, List
 
@@ -83,7 +85,7 @@ def model_report(threads: List[int], batches: List[int], lengths: List[int], rou
                 row = {"case": case.name, "model": case.label, "threads": nthreads, "batch": batch,
                        "length": length, "rounds": rounds, "ms": ms,
                        "gflop": {k: f / 1e9 for k, f in case.model_flops.items()},
-                       "speedup": speedups(ms, ["sqbert_kernels"]), "skipped": case.skipped,
+                       "speedup": speedups(ms, ["sqbert_kernels", "sqbert int8"]), "skipped": case.skipped,
                        "spread": spread, "warnings": noise.row_warnings(spread)}
                 rows.append(row)
                 progress(format_model_row(row))
@@ -91,9 +93,11 @@ def model_report(threads: List[int], batches: List[int], lengths: List[int], rou
 
 
 def format_model_row(row: dict) -> str:
-    s = row["speedup"]["sqbert_kernels"]
-    cells = [f"{k} {v:.1f} ms" + (f" (sqbert_kernels {s[k]:.2f}x faster)" if k in s else "")
-             for k, v in row["ms"].items()]
+    def faster(name):
+        ratios = [f"{ours} {s[name]:.2f}x" for ours, s in row["speedup"].items() if name in s]
+        return f" ({', '.join(ratios)} faster)" if ratios else ""
+
+    cells = [f"{k} {v:.1f} ms" + faster(k) for k, v in row["ms"].items()]
     skipped = "".join(f" | {k} skipped ({why})" for k, why in row.get("skipped", {}).items())
     return (f"  model t{row['threads']} B{row['batch']} L{row['length']}: " + " | ".join(cells) + skipped
             + " | " + _spread_cell(row))
@@ -127,7 +131,7 @@ def conv_report(threads: List[int], batches: List[int], lengths: List[int], roun
                         "sgemm_variation": sgemm_variation,
                         "ms": ms,
                         "gflops": {k: case.flops / v / 1e9 for k, v in times.items() if k != "linear (dense)"},
-                        "speedup": speedups(ms, ["sqbert packed", "sqbert"]),
+                        "speedup": speedups(ms, ["sqbert packed", "sqbert", "sqbert int8"]),
                         "spread": spread,
                         "warnings": noise.row_warnings(spread, sgemm_variation),
                     }
@@ -142,5 +146,7 @@ def format_conv_row(row: dict) -> str:
             f"sqbert packed {ms['sqbert packed']:7.3f} ms {gf['sqbert packed']:6.1f} GF/s "
             f"({gf['sqbert packed'] / row['sgemm_gflops']:4.0%} of torch.mm {row['sgemm_gflops']:.0f}) | GF/s: "
             f"sqbert {gf['sqbert']:6.1f}, conv1d {gf['conv1d']:6.1f}, bmm {gf['bmm']:6.1f} | "
+            f"sqbert int8 {ms['sqbert int8']:7.3f} ms {gf['sqbert int8']:6.1f} GOP/s | "
             + _faster(row, "sqbert packed", ["conv1d", "bmm", "linear (dense)"]) + " | "
-            + _faster(row, "sqbert", ["conv1d"]) + " | " + _spread_cell(row))
+            + _faster(row, "sqbert", ["conv1d"]) + " | " + _faster(row, "sqbert int8", ["sqbert packed"]) + " | "
+            + _spread_cell(row))
