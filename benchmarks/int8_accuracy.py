@@ -28,12 +28,15 @@ rows are left out with a note.
 """
 import argparse
 import json
+import logging
 import os
 import sys
 import tempfile
 import time
+import warnings
 
 import torch
+import transformers
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import int8_eval as E  # noqa: E402
@@ -66,9 +69,12 @@ class Ort:
 
         self.folder, self.inputs, self.output_names = folder, inputs, output_names
         self.path = os.path.join(folder, "f32.onnx")
-        # Static shapes: every run below feeds these exact tensors.
-        torch.onnx.export(model, tuple(inputs.values()), self.path, input_names=list(inputs),
-                          output_names=output_names, dynamo=False)
+        # Static shapes: every run below feeds these exact tensors, so the
+        # tracer's warnings (shapes taken as constants) do not apply.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, tuple(inputs.values()), self.path, input_names=list(inputs),
+                              output_names=output_names, dynamo=False)
 
     def run(self, path):
         import onnxruntime
@@ -83,8 +89,12 @@ class Ort:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         path = os.path.join(self.folder, f"q_{weight}_{per_channel}_{bool(op_types)}.onnx")
-        quantize_dynamic(self.path, path, weight_type=QuantType[weight], per_channel=per_channel,
-                         op_types_to_quantize=op_types)
+        logging.disable(logging.WARNING)  # its advice to pre-process the model, at every call
+        try:
+            quantize_dynamic(self.path, path, weight_type=QuantType[weight], per_channel=per_channel,
+                             op_types_to_quantize=op_types)
+        finally:
+            logging.disable(logging.NOTSET)
         return self.run(path)
 
 
@@ -108,14 +118,11 @@ def ort_rows(make_ort, quick, metrics, log):
 
 
 def base_section(quick, folder, log):
-    import transformers
-
     hf, ours = E.base_models()
     inputs = E.base_inputs()
     with torch.no_grad():
         reference = E.BaseReference(ours, inputs)
         rows = [dict(model=OURS, **reference.metrics(E.int8_copy(ours)(**inputs)))]
-    log("  exporting the base model to ONNX")
     rows += ort_rows(lambda: Ort(hf, inputs, ["last_hidden_state", "pooler_output"], folder), quick,
                      reference.metrics, log)
     return dict(config=f"transformers.SqueezeBertConfig() defaults (12 layers, hidden 768, groups 4, vocab "
@@ -124,8 +131,6 @@ def base_section(quick, folder, log):
 
 
 def task_section(quick, folder, log):
-    import transformers
-
     model, train_s = E.train_task_model()
     inputs, labels = E.task_data(1000 if quick else 4000, seed=E.HELD_OUT_SEED)
     f32 = E.logits(model, inputs)
@@ -140,7 +145,7 @@ def task_section(quick, folder, log):
     hf.load_state_dict(model.state_dict())
     rows += ort_rows(lambda: Ort(hf, inputs, ["logits"], folder), quick, lambda out: metrics(out["logits"]), log)
     return dict(config=E.TASK_CONFIG, train_steps=E.TRAIN_STEPS, train_batch=E.TRAIN_BATCH, train_s=train_s,
-                threads=torch.get_num_threads(), held_out=len(labels), rows=rows)
+                train_threads=1, held_out=len(labels), rows=rows)
 
 
 def fmt(value):
@@ -174,15 +179,16 @@ def main():
         log("(b) trained task model")
         task = task_section(args.quick, folder, log)
     print(f"sqbert_kernels {sk.__version__}, torch {torch.__version__}, {args.threads} threads, "
-          f"ISA {sk.cpu_isa()}, {time.perf_counter() - start:.0f} s")
+          f"ISA {sk.cpu_isa()} (int8: {sk.cpu_isa('int8')}), {time.perf_counter() - start:.0f} s")
     print_table(f"(a) {base['config']}\n    B{base['batch']} L{base['length']}, {base['tokens']} unpadded tokens; "
                 f"against float32", base["rows"], ["mean_cos", "min_cos", "change_cos", "pooled_rel_err"])
     print_table(f"(b) A-before-B task: {task['train_steps']} steps x {task['train_batch']} trained in "
-                f"{task['train_s']:.1f} s at {task['threads']} threads; {task['held_out']} held-out examples",
+                f"{task['train_s']:.1f} s at 1 thread; {task['held_out']} held-out examples",
                 task["rows"], ["accuracy", "agreement", "logits_rel_err"])
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(dict(base=base, task=task, torch=torch.__version__, threads=args.threads), f, indent=1)
+            json.dump(dict(base=base, task=task, torch=torch.__version__, threads=args.threads,
+                           isa=sk.cpu_isa(), int8_isa=sk.cpu_isa("int8")), f, indent=1)
 
 
 if __name__ == "__main__":
