@@ -52,6 +52,24 @@ std::vector<Qs8KernelConfig> detect_qs8() {
   return configs;
 }
 
+// The config of `configs` named `isa`, or null.
+template <class Config>
+const Config* find(const std::vector<Config>& configs, const std::string& isa) {
+  for (const Config& config : configs) {
+    if (isa == config.isa) return &config;
+  }
+  return nullptr;
+}
+
+// The config of `configs` with `id`, or null.
+template <class Config>
+const Config* find(const std::vector<Config>& configs, KernelId id) {
+  for (const Config& config : configs) {
+    if (id == config.id) return &config;
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 const std::vector<KernelConfig>& kernel_configs() {
@@ -59,38 +77,18 @@ const std::vector<KernelConfig>& kernel_configs() {
   return configs;
 }
 
-const KernelConfig* kernel_config(const std::string& isa) {
-  for (const KernelConfig& config : kernel_configs()) {
-    if (isa == config.isa) return &config;
-  }
-  return nullptr;
-}
+const KernelConfig* kernel_config(const std::string& isa) { return find(kernel_configs(), isa); }
 
-const KernelConfig* kernel_config(KernelId id) {
-  for (const KernelConfig& config : kernel_configs()) {
-    if (id == config.id) return &config;
-  }
-  return nullptr;
-}
+const KernelConfig* kernel_config(KernelId id) { return find(kernel_configs(), id); }
 
 const std::vector<Qs8KernelConfig>& qs8_kernel_configs() {
   static const std::vector<Qs8KernelConfig> configs = detect_qs8();
   return configs;
 }
 
-const Qs8KernelConfig* qs8_kernel_config(const std::string& isa) {
-  for (const Qs8KernelConfig& config : qs8_kernel_configs()) {
-    if (isa == config.isa) return &config;
-  }
-  return nullptr;
-}
+const Qs8KernelConfig* qs8_kernel_config(const std::string& isa) { return find(qs8_kernel_configs(), isa); }
 
-const Qs8KernelConfig* qs8_kernel_config(KernelId id) {
-  for (const Qs8KernelConfig& config : qs8_kernel_configs()) {
-    if (id == config.id) return &config;
-  }
-  return nullptr;
-}
+const Qs8KernelConfig* qs8_kernel_config(KernelId id) { return find(qs8_kernel_configs(), id); }
 
 const char* kernel_name(KernelId id) {
   switch (id) {
