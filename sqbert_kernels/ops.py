@@ -96,7 +96,7 @@ def quantize_weight_reference(weight: Tensor) -> Tuple[Tensor, Tensor]:
     """The int8 scheme's weights in stock PyTorch: ``(wq, scale)`` for a
     ``[out_channels, depth]`` float32 weight, wq integral in [-127, 127] (as
     float32) and ``weight ~ wq * scale[:, None]``."""
-    amax = weight.abs().amax(dim=1)
+    amax = weight.abs().amax(dim=1) if weight.shape[1] else weight.new_zeros(weight.shape[0])
     inv = torch.where(amax > 0, 127.0 / amax, torch.zeros_like(amax))
     return torch.round(weight * inv[:, None]).clamp(-127, 127), amax / 127.0
 
@@ -128,8 +128,8 @@ def grouped_pw_conv_q8_reference(x: Tensor, weight: Tensor, bias: Optional[Tenso
     + bias`` in float64 rounded once to float32, as the kernels' fused
     multiply-add does (the kernels can differ in the last bit only where
     float64's rounding meets a float32 tie)."""
-    weight = weight.reshape(weight.shape[0], -1)
-    out_channels, depth = weight.shape
+    out_channels, depth = weight.shape[:2]
+    weight = weight.reshape(out_channels, depth)
     m = out_channels // groups
     wq, w_scale = quantize_weight_reference(weight)
     ys = []
