@@ -161,7 +161,7 @@ def test_packed_header_names_int8(int8_isa):
     mr, nr = sk.cpu_gemm_tile(int8_isa, "int8")
     panels = -(-10 // mr)
     assert packed.dtype == torch.uint8 and packed.shape == (3, 64 + panels * (mr * 12 + 3 * mr * 4))
-    fields = struct.unpack("<16I", packed[0, :64].numpy().tobytes())
+    fields = struct.unpack("<16I", bytes(packed[0, :64].tolist()))
     assert fields[:11] == (0x50425153, 1, 64, 2, INT8_KERNEL_IDS[int8_isa], mr, 3, 30, 9, panels, 1)
     assert fields[11:15] == (4, 1, 0, 0)  # depth values per group, the activation scheme
     fake = sk.ops._quantize_pw_weight_fake(w, b, 3, int8_isa)
@@ -170,13 +170,13 @@ def test_packed_header_names_int8(int8_isa):
 
 def forge(packed, offset, value):
     forged = packed.clone()
-    head = bytearray(forged[0, :64].numpy().tobytes())
+    head = bytearray(forged[0, :64].tolist())  # no numpy: tests/aarch64 has none
     struct.pack_into("<I", head, offset, value)
     h = 2166136261
     for byte in head[:60]:
         h = ((h ^ byte) * 16777619) & 0xFFFFFFFF
     struct.pack_into("<I", head, 60, h)
-    forged[:, :64] = torch.frombuffer(head, dtype=torch.uint8)
+    forged[:, :64] = torch.tensor(list(head), dtype=torch.uint8)
     return forged
 
 
