@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -67,15 +68,43 @@ namespace {
 // (benchmarks/RESULTS.md).
 constexpr size_t kPackKeysFrom = 256;
 
+// Fewer keys whose rows lie as far apart or more (the varlen attention's
+// sequences lie in rows of the whole batch's length, 4 KiB apart for 1024
+// positions, all d rows then in one L1 set and each on its own page) are
+// copied row by row (memcpy) into rows kCopiedRowPad floats longer than
+// the keys: rows that far apart share few L1 sets and few pages, and the
+// copy costs a fraction of the panels' transposing one.
+constexpr size_t kCopiedRowPad = 16;
+
+// How a task reads its head's keys: in place, or from a thread's copy
+// (panels, or rows).
+enum class KeyLayout { kInPlace, kPanels, kRows };
+
+KeyLayout key_layout(size_t keys, size_t key_channel_stride) {
+  if (keys >= kPackKeysFrom) return KeyLayout::kPanels;
+  return key_channel_stride >= kPackKeysFrom ? KeyLayout::kRows : KeyLayout::kInPlace;
+}
+
+// The stride of copied key rows for n keys: whole lines, and one more.
+size_t copied_row_stride(size_t n) { return (n + 15) / 16 * 16 + kCopiedRowPad; }
+
+void copy_key_rows(const float* k, size_t stride, size_t d, size_t n, float* rows) {
+  const size_t rs = copied_row_stride(n);
+  for (size_t c = 0; c < d; c++) std::memcpy(rows + c * rs, k + c * stride, n * sizeof(float));
+}
+
 // Keys [0, n) of a head (d rows, `stride` floats apart) as panels: panel t
 // holds keys t*mr .. t*mr+mr-1 as [d][mr] (stride_m 1, stride_k mr).
+// One channel row at a time: each row is read once, in order (panel by
+// panel, the d rows would be walked n / mr times, their lines evicted in
+// between when the rows share L1 sets).
 void pack_keys(const float* k, size_t stride, size_t d, size_t n, size_t mr, float* packed) {
-  for (size_t t = 0; t * mr < n; t++) {
-    const size_t rows = std::min(mr, n - t * mr);
-    float* dst = packed + t * d * mr;
-    for (size_t c = 0; c < d; c++) {
-      const float* src = k + c * stride + t * mr;
-      for (size_t i = 0; i < rows; i++) dst[c * mr + i] = src[i];
+  for (size_t c = 0; c < d; c++) {
+    const float* src = k + c * stride;
+    for (size_t t = 0; t * mr < n; t++) {
+      const size_t rows = std::min(mr, n - t * mr);
+      float* dst = packed + t * d * mr + c * mr;
+      for (size_t i = 0; i < rows; i++) dst[i] = src[t * mr + i];
     }
   }
 }
@@ -211,7 +240,7 @@ struct AttentionPlan {
   // the softmax kernel, read in place when its keys are contiguous.
   bool key_mask, query_mask;
   bool gather_key_bias;  // a key mask whose keys are strided: copied per block
-  bool pack;      // some sequence's keys packed into panels (kPackKeysFrom)
+  bool pack;      // some task's keys copied (key_layout)
   bool prefetch;  // the next tasks' operands fetched ahead (kPrefetchFromBytes)
 };
 
@@ -224,7 +253,7 @@ AttentionPlan make_plan(const FusedAttentionArgs& args, const KernelConfig& conf
   p.key_mask = args.mask != nullptr && args.mask_stride[2] == 0;
   p.query_mask = args.mask != nullptr && args.mask_stride[2] != 0;
   p.gather_key_bias = p.key_mask && args.mask_stride[3] != 1;
-  p.pack = p.length >= kPackKeysFrom;
+  p.pack = key_layout(p.length, args.k_channel_stride) != KeyLayout::kInPlace;
   p.prefetch = 3 * args.batch * args.heads * p.d * args.length * sizeof(float) >= kPrefetchFromBytes;
   return p;
 }
@@ -242,19 +271,19 @@ struct AttentionBuffers {
         running_sum(p.nr),
         key_bias(p.gather_key_bias ? p.block_capacity : 0),
         mask_tile(p.query_mask ? p.nr * p.block_capacity : 0),
-        packed_keys(p.pack ? (p.length + p.mr - 1) / p.mr * p.mr * p.d : 0) {}
+        packed_keys(p.pack ? std::max((p.length + p.mr - 1) / p.mr * p.mr, copied_row_stride(p.length)) * p.d : 0) {}
 };
 
 // One task: a tile of nc queries from i0 of one head of one sequence, its
 // operands (q, k, v and out at the head's channel 0 and the sequence's
 // first position) and its mask rows, and the keys it attends to in blocks
-// of key_block, from their panels if pack.
+// of key_block, in place or from a copy (key_layout).
 struct AttentionTask {
   size_t i0, nc;
   const float *q, *k, *v, *mask;
   float* out;
   size_t keys, key_block;
-  bool pack;
+  KeyLayout key_layout;
   size_t head_id;
 };
 
@@ -271,7 +300,7 @@ AttentionTask make_task(const FusedAttentionArgs& args, const AttentionPlan& p, 
   t.mask = args.mask == nullptr ? nullptr : args.mask + at.batch * ms[0] + at.h * ms[1] + t.i0 * ms[2];
   t.keys = p.key_mask ? unpadded_keys(t.mask, ms[3], at.length) : at.length;
   t.key_block = key_block_size(t.keys, p.mr, p.max_block);
-  t.pack = at.length >= kPackKeysFrom;
+  t.key_layout = key_layout(at.length, args.k_channel_stride);
   t.head_id = at.head_id;
   return t;
 }
@@ -280,8 +309,12 @@ AttentionTask make_task(const FusedAttentionArgs& args, const AttentionPlan& p, 
 // thread's tasks are consecutive, so a head's query tiles share its pack.
 void pack_head_keys(const FusedAttentionArgs& args, const AttentionPlan& p, const AttentionTask& t,
                     AttentionBuffers& buf) {
-  if (!t.pack || buf.packed_head == t.head_id) return;
-  pack_keys(t.k, args.k_channel_stride, p.d, t.keys, p.mr, buf.packed_keys.data());
+  if (t.key_layout == KeyLayout::kInPlace || buf.packed_head == t.head_id) return;
+  if (t.key_layout == KeyLayout::kPanels) {
+    pack_keys(t.k, args.k_channel_stride, p.d, t.keys, p.mr, buf.packed_keys.data());
+  } else {
+    copy_key_rows(t.k, args.k_channel_stride, p.d, t.keys, buf.packed_keys.data());
+  }
   buf.packed_head = t.head_id;
 }
 
@@ -312,14 +345,17 @@ const float* block_key_bias(const FusedAttentionArgs& args, const AttentionPlan&
 }
 
 // scores[j][n] = k[:, j0 + j] . q_tile[:, n] (+ bias[j]): keys read from
-// their panels, or transposed in place.
+// their panels or copied rows, or transposed in place.
 void score_block(const FusedAttentionArgs& args, const KernelConfig& config, const AttentionPlan& p,
                  const AttentionTask& t, size_t j0, size_t bk, const float* bias, AttentionBuffers& buf,
                  LinePrefetcher& ahead, size_t per_call) {
   const size_t mr = p.mr, nr = p.nr, d = p.d;
   for (size_t j = 0; j < bk; j += mr) {
     const float* b_j = bias ? bias + j : nullptr;
-    const F32GemmWeights key_rows = t.pack ? F32GemmWeights{buf.packed_keys.data() + (j0 + j) * d, 1, mr, b_j}
+    const float* copy = buf.packed_keys.data();
+    const F32GemmWeights key_rows =
+        t.key_layout == KeyLayout::kPanels ? F32GemmWeights{copy + (j0 + j) * d, 1, mr, b_j}
+        : t.key_layout == KeyLayout::kRows ? F32GemmWeights{copy + j0 + j, 1, copied_row_stride(t.keys), b_j}
                                            : F32GemmWeights{t.k + j0 + j, 1, args.k_channel_stride, b_j};
     config.gemm(std::min(mr, bk - j), t.nc, d, key_rows, buf.q_tile.data(), nr, buf.scores.data() + j * nr, nr,
                 F32GemmEpilogue{});

@@ -6,7 +6,8 @@
 //
 // laid back exactly as Hugging Face's SqueezeBERT transpose_output does.
 // q, k and v are read in place (no transposed copies of the tensors; from
-// 256 keys on a thread packs one head's keys at a time); keys are processed
+// 256 keys on, or rows 256 floats apart or more, a thread copies one head's
+// keys at a time); keys are processed
 // in blocks with an online softmax, so no [L, L] scores exist and memory
 // stays O(head_dim * (tile + length)) per thread.
 #pragma once
