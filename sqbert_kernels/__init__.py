@@ -2,7 +2,8 @@
 
 Importing this package loads the compiled extension, which registers
 ``torch.ops.sqbert.*`` (grouped 1x1 convolutions, on packed weights too,
-and the feed-forward block; the fused attention; residual + LayerNorm over
+and the feed-forward block; the fused attention, also over variable-length
+sequences; residual + LayerNorm over
 channels) with their CPU kernels, and the Python-side fake, autograd and
 FLOP registrations of those ops (:mod:`.ops`); where Triton is installed,
 their CUDA kernels too (:mod:`.triton_ops`). :mod:`.model` is the drop-in
@@ -59,6 +60,7 @@ from .ops import (
     add_layernorm_reference,
     attention_reference,
     fused_attention,
+    fused_attention_varlen,
     cpu_gemm_tile,
     cpu_isa,
     cpu_isas,
@@ -90,6 +92,7 @@ __all__ = [
     "add_layernorm_reference",
     "attention_reference",
     "fused_attention",
+    "fused_attention_varlen",
     "cpu_gemm_tile",
     "cpu_isa",
     "cpu_isas",

@@ -196,6 +196,32 @@ def attention_reference_with_scores(q: Tensor, k: Tensor, v: Tensor, mask: Optio
     return context.transpose(2, 3).reshape(batch, channels, length), scores
 
 
+def fused_attention_varlen(q: Tensor, k: Tensor, v: Tensor, seq_offsets: Tensor, num_heads: int) -> Tensor:
+    """Variable-length multi-head attention: the sequences of a batch one after
+    another along the positions of NCW ``[1, C, T]`` q, k, v, each query
+    attending to the keys of its own sequence only (no mask, no padding).
+
+    ``seq_offsets``: int32 or int64 ``[B + 1]``, on q's device, as
+    FlashAttention's ``cu_seqlens``: sequence s is positions
+    ``seq_offsets[s] .. seq_offsets[s + 1] - 1``; the offsets start at 0,
+    never decrease (a repeated offset is an empty sequence) and end at T.
+    Heads as in :func:`fused_attention`; returns the NCW context ``[1, C, T]``,
+    each sequence's part equal to :func:`fused_attention` on that sequence
+    alone. float32 on CPU; autograd for q, k, v.
+    """
+    return torch.ops.sqbert.fused_attention_varlen(q, k, v, seq_offsets, num_heads)
+
+
+def attention_varlen_reference(q: Tensor, k: Tensor, v: Tensor, seq_offsets: Tensor, num_heads: int) -> Tensor:
+    """:func:`fused_attention_varlen` composed of stock PyTorch ops:
+    :func:`attention_reference` on each sequence (differentiable, any dtype
+    and device; reads the offsets on the host)."""
+    bounds = seq_offsets.tolist()
+    parts = [attention_reference(q[:, :, a:b], k[:, :, a:b], v[:, :, a:b], None, num_heads)
+             for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    return torch.cat(parts, dim=2) if parts else q.new_zeros(q.shape)
+
+
 def cpu_isas(dtype: str = "float32") -> List[str]:
     """The ISAs this build and CPU have kernels for, fastest first: the float
     kernel sets (``"avx2"``, ``"neon"``, ``"scalar"``), or with ``"int8"`` the
@@ -301,6 +327,36 @@ def _fused_attention_fake(q, k, v, mask, num_heads):
     return q.new_empty(q.shape)
 
 
+def _check_varlen_fake(q, k, v, seq_offsets, num_heads):
+    op = "fused_attention_varlen"
+    torch._check(q.dim() == 3, lambda: f"{op}: expected q of shape [batch, channels, length], got {tuple(q.shape)}")
+    torch._check(k.shape == q.shape and v.shape == q.shape,
+                 lambda: f"{op}: expected q, k, v of one shape, got {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
+    torch._check(q.shape[0] == 1, lambda: f"{op}: expected q of shape [1, channels, total_length] (the sequences "
+                                          f"one after another in a batch of 1), got {list(q.shape)}")
+    torch._check(num_heads > 0 and q.shape[1] % num_heads == 0,
+                 lambda: f"{op}: expected channels ({q.shape[1]}) divisible by num_heads ({num_heads})")
+    torch._check(seq_offsets.device == q.device,
+                 lambda: f"{op}: expected seq_offsets on q's device ({q.device}), got it on {seq_offsets.device}")
+    torch._check(seq_offsets.dtype in (torch.int32, torch.int64),
+                 lambda: f"{op}: expected seq_offsets of dtype int32 or int64, got {str(seq_offsets.dtype).split('.')[-1]}")
+    torch._check(seq_offsets.dim() == 1 and seq_offsets.shape[0] >= 1,
+                 lambda: f"{op}: expected seq_offsets of shape [num_sequences + 1], got {list(seq_offsets.shape)}")
+
+
+@torch.library.register_fake("sqbert::fused_attention_varlen")
+def _fused_attention_varlen_fake(q, k, v, seq_offsets, num_heads):
+    # The offsets' values are not known here: the kernels check them.
+    _check_varlen_fake(q, k, v, seq_offsets, num_heads)
+    return q.new_empty(q.shape)
+
+
+@torch.library.register_fake("sqbert::fused_attention_varlen_backward")
+def _fused_attention_varlen_backward_fake(grad, q, k, v, seq_offsets, num_heads):
+    _check_varlen_fake(q, k, v, seq_offsets, num_heads)
+    return q.new_empty(q.shape), k.new_empty(k.shape), v.new_empty(v.shape)
+
+
 @torch.library.register_fake("sqbert::add_layernorm")
 def _add_layernorm_fake(x, residual, weight, bias, eps):
     torch._check(x.dim() == 3, lambda: f"add_layernorm: expected x of shape [batch, channels, length], got {tuple(x.shape)}")
@@ -352,6 +408,60 @@ def _attention_backward(ctx, grad):
 
 torch.library.register_autograd("sqbert::fused_attention", _attention_backward,
                                 setup_context=_attention_setup_context)
+
+
+def _fused_attention_varlen_backward_kernel(grad, q, k, v, seq_offsets, num_heads):
+    # FlashAttention's backward per sequence, in stock PyTorch (float32 at
+    # least): the probabilities recomputed from q and k, then
+    #   dv = g p,  dp = g^T v,  ds = p * (dp - rowsum(dp * p)),
+    #   dq = scale k ds^T,  dk = scale q ds
+    # on [heads, d, n] views (the NCW layout: channels, then positions).
+    channels, length = q.shape[1], q.shape[2]
+    d = channels // num_heads
+    scale = d ** -0.5
+    dtype = torch.promote_types(q.dtype, torch.float32)
+    dq, dk, dv = q.new_zeros(q.shape), k.new_zeros(k.shape), v.new_zeros(v.shape)
+    bounds = seq_offsets.tolist()
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        n = b - a
+        if n == 0:
+            continue
+        qh, kh, vh, gh = (t[0, :, a:b].to(dtype).reshape(num_heads, d, n) for t in (q, k, v, grad))
+        p = torch.softmax(torch.matmul(qh.transpose(1, 2), kh) * scale, dim=-1)  # [heads, queries, keys]
+        dp = torch.matmul(gh.transpose(1, 2), vh)
+        ds = p * (dp - (dp * p).sum(dim=-1, keepdim=True))
+        dq[0, :, a:b] = (torch.matmul(kh, ds.transpose(1, 2)) * scale).reshape(channels, n)
+        dk[0, :, a:b] = (torch.matmul(qh, ds) * scale).reshape(channels, n)
+        dv[0, :, a:b] = torch.matmul(gh, p).reshape(channels, n)
+    return dq, dk, dv
+
+
+torch.library.register_kernel("sqbert::fused_attention_varlen_backward", ("cpu", "cuda"),
+                              _fused_attention_varlen_backward_kernel)
+
+
+def _no_double_backward(ctx, *grads):
+    raise RuntimeError("fused_attention_varlen: double backward (gradients of gradients) is not supported; "
+                       "differentiate sqbert_kernels.ops.attention_varlen_reference for that")
+
+
+torch.library.register_autograd("sqbert::fused_attention_varlen_backward", _no_double_backward)
+
+
+def _attention_varlen_setup_context(ctx, inputs, output):
+    q, k, v, seq_offsets, num_heads = inputs
+    ctx.save_for_backward(q, k, v, seq_offsets)
+    ctx.num_heads = num_heads
+
+
+def _attention_varlen_backward(ctx, grad):
+    q, k, v, seq_offsets = ctx.saved_tensors
+    grads = torch.ops.sqbert.fused_attention_varlen_backward(grad, q, k, v, seq_offsets, ctx.num_heads)
+    return (*[g if needs else None for g, needs in zip(grads, ctx.needs_input_grad)], None, None)
+
+
+torch.library.register_autograd("sqbert::fused_attention_varlen", _attention_varlen_backward,
+                                setup_context=_attention_varlen_setup_context)
 
 
 def _setup_context(ctx, inputs, output):
@@ -416,3 +526,25 @@ def _grouped_pw_ffn_packed_flops(x_shape, w1_shape, w2_shape, hidden_channels, o
 def _fused_attention_flops(q_shape, *args, out_shape=None, **kwargs) -> int:
     batch, channels, length = q_shape
     return 4 * batch * channels * length * length
+
+
+def _sum_of_squared_lengths(seq_offsets: Tensor, length: int) -> int:
+    """sum(len_i^2) over the sequences; where the offsets have no values
+    (fake or meta tensors), length^2, the most it can be."""
+    if seq_offsets.device.type == "meta" or isinstance(seq_offsets, torch._subclasses.FakeTensor):
+        return length * length
+    lengths = seq_offsets.diff().long()
+    return int((lengths * lengths).sum())
+
+
+@register_flop_formula(torch.ops.sqbert.fused_attention_varlen, get_raw=True)
+def _fused_attention_varlen_flops(q, k, v, seq_offsets, num_heads, *args, out_val=None, **kwargs) -> int:
+    # Each sequence's attention: 4 * C * len^2 (the scores and the context).
+    return 4 * q.shape[1] * _sum_of_squared_lengths(seq_offsets, q.shape[2])
+
+
+@register_flop_formula(torch.ops.sqbert.fused_attention_varlen_backward, get_raw=True)
+def _fused_attention_varlen_backward_flops(grad, q, k, v, seq_offsets, num_heads, *args, out_val=None,
+                                           **kwargs) -> int:
+    # Five [len, len] x d products per head: the scores, dp, dv, dq, dk.
+    return 10 * q.shape[1] * _sum_of_squared_lengths(seq_offsets, q.shape[2])

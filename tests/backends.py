@@ -8,8 +8,8 @@ A test that takes ``backend`` runs once per backend of the suite it is in:
 - ``triton``: the Triton kernels, where triton is installed (the x86 suite:
   Triton's interpreter on CPU tensors, tests/conftest.py sets
   TRITON_INTERPRET=1; with ``TRITON_INTERPRET=0`` on a CUDA GPU, the compiled
-  kernels behind the ops' CUDA dispatch). They have ``grouped_pw_conv`` and
-  ``fused_attention`` only.
+  kernels behind the ops' CUDA dispatch). They have ``grouped_pw_conv``,
+  ``fused_attention`` and ``fused_attention_varlen`` only.
 
 The tests call the ops through the backend (``backend.grouped_pw_conv(...)``)
 on CPU tensors and get CPU tensors back. Two marks narrow a test's backends:
@@ -31,11 +31,11 @@ import torch
 import sqbert_kernels as sk
 
 CPU_OPS = frozenset({"grouped_pw_conv", "pack_pw_weight", "grouped_pw_conv_packed", "grouped_pw_ffn_packed",
-                     "fused_attention", "add_layernorm", "autograd"})
+                     "fused_attention", "fused_attention_varlen", "add_layernorm", "autograd"})
 # In the interpreter the tests call the Triton functions themselves (the ops
 # dispatch CPU tensors to the C++ kernels): no autograd. On a GPU they call
 # the ops, which dispatch CUDA tensors to the Triton kernels.
-TRITON_OPS = frozenset({"grouped_pw_conv", "fused_attention"})
+TRITON_OPS = frozenset({"grouped_pw_conv", "fused_attention", "fused_attention_varlen"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +74,9 @@ class Backend:
 
     def fused_attention(self, q, k, v, mask, num_heads):
         return self._run("fused_attention", q, k, v, mask, num_heads)
+
+    def fused_attention_varlen(self, q, k, v, seq_offsets, num_heads):
+        return self._run("fused_attention_varlen", q, k, v, seq_offsets, num_heads)
 
     def add_layernorm(self, x, residual, weight, bias, eps):
         return self._run("add_layernorm", x, residual, weight, bias, eps)

@@ -70,3 +70,36 @@ ATTENTION_BAD_INPUT = [
     (((1, 8, 5),) * 3, (3, 1, 1, 5), 2, r"got \[3, 1, 1, 5\]"),
     (((1, 8, 5),) * 3, (1, 1, 1, 1, 5), 2, r"got \[1, 1, 1, 1, 5\]"),
 ]
+
+# fused_attention_varlen: q, k, v shape, seq_offsets (a list, or a tensor's
+# values and dtype), num_heads, message (a regex). T = 5 positions unless said.
+VARLEN_BAD_INPUT = [
+    ((1, 8, 5), [0, 3, 2, 5], 2, r"non-decreasing seq_offsets, got seq_offsets\[2\] = 2 < seq_offsets\[1\] = 3"),
+    ((1, 8, 5), [0, 5, 5, 4, 5], 2, r"non-decreasing .* seq_offsets\[3\] = 4 < seq_offsets\[2\] = 5"),
+    ((1, 8, 5), [0, 7], 2, r"seq_offsets in \[0, 5\] \(q's length\), got seq_offsets\[1\] = 7"),
+    ((1, 8, 5), [0, -1, 5], 2, r"seq_offsets in \[0, 5\] .* got seq_offsets\[1\] = -1"),
+    ((1, 8, 5), [0, 2**40], 2, r"got seq_offsets\[1\] = 1099511627776"),
+    ((1, 8, 5), [2, 5], 2, r"seq_offsets\[0\] == 0 \(the first sequence starts at position 0\), got 2"),
+    ((1, 8, 5), [0, 3], 2, r"seq_offsets\[-1\] == q's length \(5\): the sequences cover every position, got 3"),
+    ((1, 8, 0), [0, 0, 1], 2, r"seq_offsets in \[0, 0\]"),
+    ((1, 8, 5), ([0.0, 5.0], "float32"), 2, r"seq_offsets of dtype int32 or int64, got float32"),
+    ((1, 8, 5), ([0, 5], "int16"), 2, r"seq_offsets of dtype int32 or int64, got int16"),
+    ((1, 8, 5), ([0, 5], "bool"), 2, r"seq_offsets of dtype int32 or int64, got bool"),
+    ((1, 8, 5), ([[0, 5]], "int64"), 2, r"seq_offsets of shape \[num_sequences \+ 1\], got \[1, 2\]"),
+    ((1, 8, 5), ([], "int64"), 2, r"seq_offsets of shape \[num_sequences \+ 1\], got \[0\]"),
+    ((1, 8, 5), (0, "int64"), 2, r"seq_offsets of shape \[num_sequences \+ 1\], got \[\]"),
+    ((2, 8, 5), [0, 5], 2, r"q of shape \[1, channels, total_length\] \(the sequences one after another in a "
+                           r"batch of 1\), got \[2, 8, 5\]"),
+    ((8, 5), [0, 5], 2, r"q of shape \[batch, channels, length\], got \[8, 5\]"),
+    ((1, 8, 5), [0, 5], 3, r"channels \(8\) divisible by num_heads \(3\)"),
+    ((1, 8, 5), [0, 5], 0, r"num_heads > 0, got 0"),
+]
+
+
+def varlen_offsets(spec):
+    """seq_offsets of a VARLEN_BAD_INPUT case: int64 from a list, or the
+    values and dtype named."""
+    if isinstance(spec, list):
+        return torch.tensor(spec, dtype=torch.int64)
+    values, dtype = spec
+    return torch.tensor(values, dtype=getattr(torch, dtype))

@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 
 import sqbert_kernels as sk
-from cases import ATTENTION_BAD_INPUT, CONV_BAD_SHAPES, ffn_inputs, ffn_reference, make, reference
+from cases import (ATTENTION_BAD_INPUT, CONV_BAD_SHAPES, VARLEN_BAD_INPUT, ffn_inputs, ffn_reference, make, reference,
+                   varlen_offsets)
 
 # --------------------------------------------------------------------------
 # grouped_pw_conv
@@ -310,6 +311,136 @@ def test_attention_bad_input(backend, shapes, mask_shape, heads, message):
     mask = None if mask_shape is None else torch.zeros(mask_shape)
     with pytest.raises(RuntimeError, match=message):
         backend.fused_attention(q, k, v, mask, heads)
+
+
+# --------------------------------------------------------------------------
+# fused_attention_varlen
+# --------------------------------------------------------------------------
+
+
+def offsets_of(lengths, dtype=torch.int64):
+    """seq_offsets [B + 1] of sequences of these lengths, one after another."""
+    return torch.tensor([0] + list(lengths), dtype=torch.int64).cumsum(0).to(dtype)
+
+
+def varlen_sdpa(q, k, v, seq_offsets, heads):
+    """scaled_dot_product_attention on each sequence alone, in float64 (the
+    NCW [1, C, T] tensors viewed [heads, n, d] per sequence)."""
+    channels, length = q.shape[1], q.shape[2]
+    d = channels // heads
+    out = torch.zeros(1, channels, length, dtype=torch.float64)
+    bounds = seq_offsets.tolist()
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        if b > a:
+            def heads_last(t):
+                return t[0, :, a:b].double().reshape(heads, d, b - a).transpose(1, 2)
+
+            o = F.scaled_dot_product_attention(heads_last(q), heads_last(k), heads_last(v))
+            out[0, :, a:b] = o.transpose(1, 2).reshape(channels, b - a)
+    return out
+
+
+def varlen_check(backend, lengths, heads, d, dtype=torch.int64, rtol=1e-5, atol=1e-5):
+    seq_offsets = offsets_of(lengths, dtype)
+    q, k, v = (torch.randn(1, heads * d, sum(lengths)) for _ in range(3))
+    out = backend.fused_attention_varlen(q, k, v, seq_offsets, heads)
+    backend.assert_close(out, varlen_sdpa(q, k, v, seq_offsets, heads), rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int64])
+@pytest.mark.parametrize("heads,d", [(2, 8), (3, 5)])
+def test_varlen_tile_remainders(backend, heads, d, dtype):
+    # Every query-tile remainder (and so key count) around the backend's nr:
+    # empty sequences first, last and in a row, 1, odd lengths, a tile less
+    # or more, two and three tiles.
+    nr = backend.tile[1]
+    lengths = [0, 1, nr - 1, 0, 0, nr, nr + 1, 7, 2 * nr + 1, 3 * nr - 1, 1, 0]
+    varlen_check(backend, lengths, heads, d, dtype)
+
+
+def test_varlen_long_sequences(backend):
+    # Beside short ones: 300 and 260 keys (packed keys on the CPU, two key
+    # blocks), 253 (one block of 256 past 252), 129.
+    varlen_check(backend, [300, 3, 260, 0, 253, 129], 2, 16, rtol=1e-4)
+
+
+def test_varlen_many_sequences(backend):
+    # 60 sequences of random lengths 0 .. 2 tiles + 1, a thread's tasks
+    # spanning several of them, with empty ones among them.
+    nr = backend.tile[1]
+    lengths = torch.randint(0, 2 * nr + 2, (60,)).tolist()
+    lengths[10:13] = [0, 0, 0]
+    varlen_check(backend, lengths, 2, 8, torch.int32)
+
+
+@pytest.mark.parametrize("heads,d", [(2, 16), (4, 8)])
+def test_varlen_equals_fused_attention_on_equal_lengths(backend, heads, d):
+    # B sequences of one length: the fused attention of the [B, C, L] batch,
+    # laid one after another.
+    batch, length = 3, 2 * backend.tile[1] + 3
+    q, k, v = (torch.randn(batch, heads * d, length) for _ in range(3))
+
+    def packed(t):
+        return t.permute(1, 0, 2).reshape(1, heads * d, batch * length)
+
+    out = backend.fused_attention_varlen(packed(q), packed(k), packed(v), offsets_of([length] * batch), heads)
+    want = packed(backend.fused_attention(q, k, v, None, heads))
+    torch.testing.assert_close(out, want, rtol=1e-6, atol=1e-6)
+
+
+def test_varlen_strided_inputs(backend):
+    # q with gaps between channels and a position offset, k stored [T, C]
+    # (positions strided: copied), v a slice of a longer tensor; int32
+    # offsets.
+    lengths = [5, 0, 17, 1, 9]
+    total = sum(lengths)
+    q = torch.randn(1, 64, total + 7)[:, ::2, 3:3 + total]
+    k = torch.randn(1, total, 32).transpose(1, 2)
+    v = torch.randn(2, 40, total + 1)[1:, 4:36, 1:]
+    seq_offsets = offsets_of(lengths, torch.int32)
+    for t in (q, k, v):
+        assert t.shape == (1, 32, total) and not t.is_contiguous()
+    backend.assert_close(backend.fused_attention_varlen(q, k, v, seq_offsets, 4),
+                         varlen_sdpa(q, k, v, seq_offsets, 4))
+
+
+@pytest.mark.parametrize("lengths", [[], [0], [0, 0, 0]])
+def test_varlen_no_positions(backend, lengths):
+    q, k, v = (torch.randn(1, 8, 0) for _ in range(3))
+    assert backend.fused_attention_varlen(q, k, v, offsets_of(lengths), 2).shape == (1, 8, 0)
+
+
+def test_varlen_nan_stays_in_its_sequence(backend):
+    # A NaN key spreads to every query of its sequence and head, no further.
+    q, k, v = (torch.randn(1, 2 * 8, 20) for _ in range(3))
+    k[0, 8 + 3, 6] = float("nan")  # head 1, sequence 1 (positions 4 .. 11)
+    seq_offsets = offsets_of([4, 8, 8])
+    out = backend.fused_attention_varlen(q, k, v, seq_offsets, 2)
+    ref = varlen_sdpa(q, k, v, seq_offsets, 2)
+    assert ref[0, 8:, 4:12].isnan().all() and not ref[0, :, :4].isnan().any()
+    assert torch.equal(out.isnan(), ref.isnan())
+    backend.assert_close(out.nan_to_num(), ref.nan_to_num())
+
+
+@pytest.mark.parametrize("shape,offsets,heads,message", VARLEN_BAD_INPUT)
+def test_varlen_bad_input(backend, shape, offsets, heads, message):
+    q, k, v = (torch.randn(shape) for _ in range(3))
+    with pytest.raises(RuntimeError, match=message):
+        backend.fused_attention_varlen(q, k, v, varlen_offsets(offsets), heads)
+
+
+@pytest.mark.ops("autograd")
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int64])
+def test_varlen_autograd_matches_sdpa(backend, dtype):
+    lengths = [3, 0, backend.tile[1] + 1, 1, 6]
+    seq_offsets = offsets_of(lengths, dtype)
+    q, k, v = (torch.randn(1, 2 * 8, sum(lengths), requires_grad=True) for _ in range(3))
+    grad = torch.randn(1, 16, sum(lengths))
+    ours = torch.autograd.grad(backend.fused_attention_varlen(q, k, v, seq_offsets, 2), (q, k, v), grad)
+    ref = torch.autograd.grad(varlen_sdpa(q, k, v, seq_offsets, 2), (q, k, v), grad.double())
+    for name, a, r in zip("qkv", ours, ref):
+        torch.testing.assert_close(a.double(), r.double(), rtol=1e-4, atol=max(1e-5, backend.tol),
+                                   msg=lambda m: f"grad {name}: {m}")
 
 
 @pytest.mark.ops("add_layernorm")

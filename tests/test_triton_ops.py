@@ -328,12 +328,60 @@ def test_attention_empty():
 
 
 # --------------------------------------------------------------------------
+# fused_attention_varlen
+# --------------------------------------------------------------------------
+
+varlen_op = torch.ops.sqbert.fused_attention_varlen
+
+
+def offsets_of(lengths, dtype=torch.int64):
+    return dev(torch.tensor([0] + list(lengths), dtype=torch.int64).cumsum(0).to(dtype))
+
+
+def varlen_reference(q, k, v, seq_offsets, heads):
+    """The C++ CPU op on float32 copies of the (rounded) inputs."""
+    return varlen_op(cpu32(q), cpu32(k), cpu32(v), seq_offsets.cpu(), heads)
+
+
+@pytest.mark.parametrize("dtype", ALL)
+@pytest.mark.parametrize("heads,d", [(2, 16), (1, 24), (3, 64)])
+def test_varlen_matches_cpu_op(heads, d, dtype):
+    lengths = [0, 1, 7, 130, 0, 16, 33]
+    q, k, v = qkv(1, heads * d, sum(lengths), dtype)
+    seq_offsets = offsets_of(lengths, torch.int32)
+    assert_close(T.fused_attention_varlen(q, k, v, seq_offsets, heads),
+                 varlen_reference(q, k, v, seq_offsets, heads), dtype)
+
+
+@pytest.mark.parametrize("dtype", HALF)
+def test_varlen_small_blocks(dtype):
+    # 16x16 blocks: sequences of several query and key blocks, and programs
+    # past a short sequence's last query block (they return at once).
+    lengths = [45, 3, 0, 16, 33, 1]
+    q, k, v = qkv(1, 2 * 24, sum(lengths), dtype)
+    seq_offsets = offsets_of(lengths)
+    out = torch.empty_like(q)
+    T._launch_fused_attention_varlen(q, k, v, seq_offsets, 2, max(lengths), out, BLOCK_Q=16, BLOCK_KV=16,
+                                     BLOCK_D=32)
+    assert_close(out, varlen_reference(q, k, v, seq_offsets, 2), dtype)
+
+
+def test_varlen_bad_dtypes():
+    q, k, v = qkv(1, 8, 5)
+    with pytest.raises(RuntimeError, match=r"k of the same dtype as the input \(float32\), got float16"):
+        T.fused_attention_varlen(q, k.half(), v, offsets_of([5]), 2)
+    with pytest.raises(RuntimeError, match=r"seq_offsets on q's device"):
+        T.fused_attention_varlen(q, k, v, offsets_of([5]).to("meta"), 2)
+
+
+# --------------------------------------------------------------------------
 # Registration and the interpreter switch
 # --------------------------------------------------------------------------
 
 
 def test_registered_as_the_cuda_kernels_only():
-    for name in ("sqbert::grouped_pw_conv", "sqbert::fused_attention", "sqbert::add_layernorm"):
+    for name in ("sqbert::grouped_pw_conv", "sqbert::fused_attention", "sqbert::fused_attention_varlen",
+                 "sqbert::add_layernorm"):
         assert torch._C._dispatch_has_kernel_for_dispatch_key(name, "CUDA")
     T.register_cuda_kernels()  # again: a no-op
     # The CPU kernels are still the C++ ones (float32 only).
@@ -383,6 +431,22 @@ def test_opcheck_on_cuda():
     torch.library.opcheck(conv_op, (x.requires_grad_(True), w.requires_grad_(True), b, 3))
     q, k, v = (t.requires_grad_(True) for t in qkv(2, 16, 9))
     torch.library.opcheck(attention_op, (q, k, v, padding_mask([9, 4], 9, four_d=True), 2))
+    q, k, v = (t.requires_grad_(True) for t in qkv(1, 16, 14))
+    torch.library.opcheck(varlen_op, (q, k, v, offsets_of([4, 0, 9, 1], torch.int32), 2))
+
+
+@on_gpu
+def test_varlen_dispatch_and_autograd_on_cuda():
+    lengths = [19, 0, 11, 64]
+    q, k, v = (t.requires_grad_(True) for t in qkv(1, 64, sum(lengths)))
+    seq_offsets = offsets_of(lengths)
+    out = varlen_op(q, k, v, seq_offsets, 2)
+    assert_close(out, varlen_reference(q, k, v, seq_offsets, 2), torch.float32)
+    grad = dev(torch.randn(1, 64, sum(lengths)))
+    ours = torch.autograd.grad(out, (q, k, v), grad)
+    ref = torch.autograd.grad(sqbert_kernels.ops.attention_varlen_reference(q, k, v, seq_offsets, 2), (q, k, v), grad)
+    for a, r in zip(ours, ref):
+        torch.testing.assert_close(a, r, rtol=1e-2, atol=1e-2)
 
 
 @on_gpu

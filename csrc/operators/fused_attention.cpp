@@ -1,7 +1,9 @@
 #include "fused_attention.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -66,15 +68,43 @@ namespace {
 // (benchmarks/RESULTS.md).
 constexpr size_t kPackKeysFrom = 256;
 
+// Fewer keys whose rows lie as far apart or more (the varlen attention's
+// sequences lie in rows of the whole batch's length, 4 KiB apart for 1024
+// positions, all d rows then in one L1 set and each on its own page) are
+// copied row by row (memcpy) into rows kCopiedRowPad floats longer than
+// the keys: rows that far apart share few L1 sets and few pages, and the
+// copy costs a fraction of the panels' transposing one.
+constexpr size_t kCopiedRowPad = 16;
+
+// How a task reads its head's keys: in place, or from a thread's copy
+// (panels, or rows).
+enum class KeyLayout { kInPlace, kPanels, kRows };
+
+KeyLayout key_layout(size_t keys, size_t key_channel_stride) {
+  if (keys >= kPackKeysFrom) return KeyLayout::kPanels;
+  return key_channel_stride >= kPackKeysFrom ? KeyLayout::kRows : KeyLayout::kInPlace;
+}
+
+// The stride of copied key rows for n keys: whole lines, and one more.
+size_t copied_row_stride(size_t n) { return (n + 15) / 16 * 16 + kCopiedRowPad; }
+
+void copy_key_rows(const float* k, size_t stride, size_t d, size_t n, float* rows) {
+  const size_t rs = copied_row_stride(n);
+  for (size_t c = 0; c < d; c++) std::memcpy(rows + c * rs, k + c * stride, n * sizeof(float));
+}
+
 // Keys [0, n) of a head (d rows, `stride` floats apart) as panels: panel t
 // holds keys t*mr .. t*mr+mr-1 as [d][mr] (stride_m 1, stride_k mr).
+// One channel row at a time: each row is read once, in order (panel by
+// panel, the d rows would be walked n / mr times, their lines evicted in
+// between when the rows share L1 sets).
 void pack_keys(const float* k, size_t stride, size_t d, size_t n, size_t mr, float* packed) {
-  for (size_t t = 0; t * mr < n; t++) {
-    const size_t rows = std::min(mr, n - t * mr);
-    float* dst = packed + t * d * mr;
-    for (size_t c = 0; c < d; c++) {
-      const float* src = k + c * stride + t * mr;
-      for (size_t i = 0; i < rows; i++) dst[c * mr + i] = src[i];
+  for (size_t c = 0; c < d; c++) {
+    const float* src = k + c * stride;
+    for (size_t t = 0; t * mr < n; t++) {
+      const size_t rows = std::min(mr, n - t * mr);
+      float* dst = packed + t * d * mr + c * mr;
+      for (size_t i = 0; i < rows; i++) dst[i] = src[t * mr + i];
     }
   }
 }
@@ -119,61 +149,119 @@ class LinePrefetcher {
   size_t count_ = 0, lines_ = 0, current_ = 0, row_ = 0, offset_ = 0;
 };
 
-LinePrefetcher next_tasks_lines(const FusedAttentionArgs& args, size_t nr, size_t tiles, size_t task,
-                                size_t task_end) {
+// Where a task is: query tile `tile` of the `tiles` of head h of a sequence
+// of `length` positions from position `start` of batch entry `batch`.
+// head_id names the (sequence, head), whose keys a thread packs once for
+// all its tiles. The fused attention's sequences are its batch entries, all
+// from position 0; the varlen attention's lie one after another in one.
+struct TaskPlace {
+  size_t batch, start, length, h, tile, tiles, head_id;
+};
+
+// The fused attention's tasks: (batch, head, query tile), all of one length.
+struct PaddedSchedule {
+  size_t heads, length, tiles;
+
+  TaskPlace place(size_t task) const {
+    const size_t h = (task / tiles) % heads, b = task / (tiles * heads);
+    return TaskPlace{b, 0, length, h, task % tiles, tiles, b * heads + h};
+  }
+};
+
+// The varlen attention's tasks: (sequence, head, query tile), the tiles of
+// each sequence's length; an empty sequence has none.
+class VarlenSchedule {
+ public:
+  VarlenSchedule(const FusedAttentionVarlenArgs& args, size_t nr)
+      : offsets_(args.seq_offsets), heads_(args.heads), nr_(nr), first_task_(args.sequences + 1, 0) {
+    for (size_t s = 0; s < args.sequences; s++) {
+      first_task_[s + 1] = first_task_[s] + heads_ * tiles(s);
+      max_length_ = std::max(max_length_, length(s));
+    }
+  }
+
+  size_t sequences() const { return first_task_.size() - 1; }
+  size_t tasks() const { return first_task_.back(); }
+  size_t first_task(size_t s) const { return first_task_[s]; }
+  size_t length(size_t s) const { return static_cast<size_t>(offsets_[s + 1] - offsets_[s]); }
+  size_t tiles(size_t s) const { return (length(s) + nr_ - 1) / nr_; }
+  size_t max_length() const { return max_length_; }
+
+  TaskPlace place(size_t task) const {
+    // The last sequence whose first task is at most `task`: never an empty
+    // one, whose first task is the next sequence's.
+    const size_t s = std::upper_bound(first_task_.begin(), first_task_.end(), task) - first_task_.begin() - 1;
+    const size_t tiles_s = tiles(s), within = task - first_task_[s], h = within / tiles_s;
+    return TaskPlace{0, static_cast<size_t>(offsets_[s]), length(s), h, within % tiles_s, tiles_s, s * heads_ + h};
+  }
+
+ private:
+  const int64_t* offsets_;
+  size_t heads_, nr_, max_length_ = 0;
+  std::vector<size_t> first_task_;  // [sequences + 1]: the first task of each sequence, then the count
+};
+
+// Head h of batch entry `batch` of an operand, at the sequence's start.
+const float* head_start(const float* base, size_t batch_stride, size_t channel_stride, size_t d,
+                        const TaskPlace& at) {
+  return base + at.batch * batch_stride + at.h * d * channel_stride + at.start;
+}
+
+template <typename Schedule>
+LinePrefetcher next_tasks_lines(const FusedAttentionArgs& args, size_t nr, const Schedule& schedule,
+                                const TaskPlace& here, size_t task, size_t task_end) {
   LinePrefetcher lines;
   const size_t d = args.head_dim;
-  auto head = [&](const float* base, size_t batch_stride, size_t channel_stride, size_t t) {
-    return base + t / (tiles * args.heads) * batch_stride + (t / tiles) % args.heads * d * channel_stride;
-  };
   if (task + 1 < task_end) {
-    lines.add(head(args.q, args.q_batch_stride, args.q_channel_stride, task + 1) + (task + 1) % tiles * nr,
+    const TaskPlace next = schedule.place(task + 1);
+    lines.add(head_start(args.q, args.q_batch_stride, args.q_channel_stride, d, next) + next.tile * nr,
               args.q_channel_stride, d, nr);
   }
-  const size_t tile = task % tiles, next_head = task - tile + tiles;
+  const size_t next_head = task - here.tile + here.tiles;
   if (next_head < task_end) {
-    const size_t c0 = tile * d / tiles, c1 = (tile + 1) * d / tiles;
-    lines.add(head(args.k, args.k_batch_stride, args.k_channel_stride, next_head) + c0 * args.k_channel_stride,
-              args.k_channel_stride, c1 - c0, args.length);
-    lines.add(head(args.v, args.v_batch_stride, args.v_channel_stride, next_head) + c0 * args.v_channel_stride,
-              args.v_channel_stride, c1 - c0, args.length);
+    const TaskPlace at = schedule.place(next_head);
+    const size_t c0 = here.tile * d / here.tiles, c1 = (here.tile + 1) * d / here.tiles;
+    lines.add(head_start(args.k, args.k_batch_stride, args.k_channel_stride, d, at) + c0 * args.k_channel_stride,
+              args.k_channel_stride, c1 - c0, at.length);
+    lines.add(head_start(args.v, args.v_batch_stride, args.v_channel_stride, d, at) + c0 * args.v_channel_stride,
+              args.v_channel_stride, c1 - c0, at.length);
   }
   return lines;
 }
 
 // What every task of one call shares: sizes, and the choices made once.
 struct AttentionPlan {
-  size_t nr, mr, d, length;
+  size_t nr, mr, d;
+  size_t length;          // the longest sequence's
   size_t max_block;       // keys per block at most: a whole number of GEMM tiles
   size_t block_capacity;  // the score buffer's keys, for any count up to length
-  size_t tiles;           // query tiles per head
   // A mask that is the same for every query ([B, 1, 1, L] padding masks) is
   // the bias of the key rows of the score GEMM; any other mask is added by
   // the softmax kernel, read in place when its keys are contiguous.
   bool key_mask, query_mask;
   bool gather_key_bias;  // a key mask whose keys are strided: copied per block
-  bool pack;      // keys packed into panels (kPackKeysFrom)
+  bool pack;      // some task's keys copied (key_layout)
   bool prefetch;  // the next tasks' operands fetched ahead (kPrefetchFromBytes)
 };
 
-AttentionPlan make_plan(const FusedAttentionArgs& args, const KernelConfig& config) {
+// max_length: the longest sequence's (the fused attention's length).
+AttentionPlan make_plan(const FusedAttentionArgs& args, const KernelConfig& config, size_t max_length) {
   AttentionPlan p;
-  p.nr = config.nr, p.mr = config.mr, p.d = args.head_dim, p.length = args.length;
+  p.nr = config.nr, p.mr = config.mr, p.d = args.head_dim, p.length = max_length;
   p.max_block = (256 / p.mr) * p.mr;
   p.block_capacity = std::min(p.max_block, (p.length + p.mr - 1) / p.mr * p.mr);
-  p.tiles = query_tiles(args, config);
   p.key_mask = args.mask != nullptr && args.mask_stride[2] == 0;
   p.query_mask = args.mask != nullptr && args.mask_stride[2] != 0;
   p.gather_key_bias = p.key_mask && args.mask_stride[3] != 1;
-  p.pack = p.length >= kPackKeysFrom;
-  p.prefetch = 3 * args.batch * args.heads * p.d * p.length * sizeof(float) >= kPrefetchFromBytes;
+  p.pack = key_layout(p.length, args.k_channel_stride) != KeyLayout::kInPlace;
+  p.prefetch = 3 * args.batch * args.heads * p.d * args.length * sizeof(float) >= kPrefetchFromBytes;
   return p;
 }
 
 // A thread's buffers, allocated once for all its tasks.
 struct AttentionBuffers {
   std::vector<float> q_tile, scores, context, running_max, running_sum, key_bias, mask_tile, packed_keys;
-  size_t packed_head = SIZE_MAX;  // b * heads + h of packed_keys
+  size_t packed_head = SIZE_MAX;  // TaskPlace::head_id of packed_keys
 
   explicit AttentionBuffers(const AttentionPlan& p)
       : q_tile(p.d * p.nr),
@@ -183,30 +271,37 @@ struct AttentionBuffers {
         running_sum(p.nr),
         key_bias(p.gather_key_bias ? p.block_capacity : 0),
         mask_tile(p.query_mask ? p.nr * p.block_capacity : 0),
-        packed_keys(p.pack ? (p.length + p.mr - 1) / p.mr * p.mr * p.d : 0) {}
+        packed_keys(p.pack ? std::max((p.length + p.mr - 1) / p.mr * p.mr, copied_row_stride(p.length)) * p.d : 0) {}
 };
 
-// One task: a tile of nc queries from i0 of head h of batch b, its operands
-// and its mask rows, and the keys it attends to in blocks of key_block.
+// One task: a tile of nc queries from i0 of one head of one sequence, its
+// operands (q, k, v and out at the head's channel 0 and the sequence's
+// first position) and its mask rows, and the keys it attends to in blocks
+// of key_block, in place or from a copy (key_layout).
 struct AttentionTask {
-  size_t b, h, i0, nc;
+  size_t i0, nc;
   const float *q, *k, *v, *mask;
+  float* out;
   size_t keys, key_block;
+  KeyLayout key_layout;
+  size_t head_id;
 };
 
-AttentionTask make_task(const FusedAttentionArgs& args, const AttentionPlan& p, size_t task) {
+AttentionTask make_task(const FusedAttentionArgs& args, const AttentionPlan& p, const TaskPlace& at) {
   const size_t* ms = args.mask_stride;
   AttentionTask t;
-  t.i0 = (task % p.tiles) * p.nr;
-  t.h = (task / p.tiles) % args.heads;
-  t.b = task / (p.tiles * args.heads);
-  t.nc = std::min(p.nr, p.length - t.i0);
-  t.q = args.q + t.b * args.q_batch_stride + t.h * p.d * args.q_channel_stride;
-  t.k = args.k + t.b * args.k_batch_stride + t.h * p.d * args.k_channel_stride;
-  t.v = args.v + t.b * args.v_batch_stride + t.h * p.d * args.v_channel_stride;
-  t.mask = args.mask == nullptr ? nullptr : args.mask + t.b * ms[0] + t.h * ms[1] + t.i0 * ms[2];
-  t.keys = p.key_mask ? unpadded_keys(t.mask, ms[3], p.length) : p.length;
+  t.i0 = at.tile * p.nr;
+  t.nc = std::min(p.nr, at.length - t.i0);
+  t.q = head_start(args.q, args.q_batch_stride, args.q_channel_stride, p.d, at);
+  t.k = head_start(args.k, args.k_batch_stride, args.k_channel_stride, p.d, at);
+  t.v = head_start(args.v, args.v_batch_stride, args.v_channel_stride, p.d, at);
+  t.out = args.out + at.batch * args.out_batch_stride + at.h * p.d * args.out_channel_stride + at.start;
+  // Masks come with the fused attention only, whose sequences start at 0.
+  t.mask = args.mask == nullptr ? nullptr : args.mask + at.batch * ms[0] + at.h * ms[1] + t.i0 * ms[2];
+  t.keys = p.key_mask ? unpadded_keys(t.mask, ms[3], at.length) : at.length;
   t.key_block = key_block_size(t.keys, p.mr, p.max_block);
+  t.key_layout = key_layout(at.length, args.k_channel_stride);
+  t.head_id = at.head_id;
   return t;
 }
 
@@ -214,9 +309,13 @@ AttentionTask make_task(const FusedAttentionArgs& args, const AttentionPlan& p, 
 // thread's tasks are consecutive, so a head's query tiles share its pack.
 void pack_head_keys(const FusedAttentionArgs& args, const AttentionPlan& p, const AttentionTask& t,
                     AttentionBuffers& buf) {
-  if (!p.pack || buf.packed_head == t.b * args.heads + t.h) return;
-  pack_keys(t.k, args.k_channel_stride, p.d, t.keys, p.mr, buf.packed_keys.data());
-  buf.packed_head = t.b * args.heads + t.h;
+  if (t.key_layout == KeyLayout::kInPlace || buf.packed_head == t.head_id) return;
+  if (t.key_layout == KeyLayout::kPanels) {
+    pack_keys(t.k, args.k_channel_stride, p.d, t.keys, p.mr, buf.packed_keys.data());
+  } else {
+    copy_key_rows(t.k, args.k_channel_stride, p.d, t.keys, buf.packed_keys.data());
+  }
+  buf.packed_head = t.head_id;
 }
 
 // The tile's queries, pre-scaled, and the softmax state reset. Lanes past nc
@@ -246,14 +345,17 @@ const float* block_key_bias(const FusedAttentionArgs& args, const AttentionPlan&
 }
 
 // scores[j][n] = k[:, j0 + j] . q_tile[:, n] (+ bias[j]): keys read from
-// their panels, or transposed in place.
+// their panels or copied rows, or transposed in place.
 void score_block(const FusedAttentionArgs& args, const KernelConfig& config, const AttentionPlan& p,
                  const AttentionTask& t, size_t j0, size_t bk, const float* bias, AttentionBuffers& buf,
                  LinePrefetcher& ahead, size_t per_call) {
   const size_t mr = p.mr, nr = p.nr, d = p.d;
   for (size_t j = 0; j < bk; j += mr) {
     const float* b_j = bias ? bias + j : nullptr;
-    const F32GemmWeights key_rows = p.pack ? F32GemmWeights{buf.packed_keys.data() + (j0 + j) * d, 1, mr, b_j}
+    const float* copy = buf.packed_keys.data();
+    const F32GemmWeights key_rows =
+        t.key_layout == KeyLayout::kPanels ? F32GemmWeights{copy + (j0 + j) * d, 1, mr, b_j}
+        : t.key_layout == KeyLayout::kRows ? F32GemmWeights{copy + j0 + j, 1, copied_row_stride(t.keys), b_j}
                                            : F32GemmWeights{t.k + j0 + j, 1, args.k_channel_stride, b_j};
     config.gemm(std::min(mr, bk - j), t.nc, d, key_rows, buf.q_tile.data(), nr, buf.scores.data() + j * nr, nr,
                 F32GemmEpilogue{});
@@ -305,18 +407,19 @@ void finish_context(const AttentionPlan& p, const AttentionTask& t, float* out, 
   }
 }
 
-}  // namespace
-
-void fused_attention_run(const FusedAttentionArgs& args,
-                         const KernelConfig& config, size_t task_begin,
-                         size_t task_end) {
-  const AttentionPlan p = make_plan(args, config);
+// Tasks [task_begin, task_end) of a schedule, on one thread.
+template <typename Schedule>
+void run_schedule(const FusedAttentionArgs& args, const KernelConfig& config, const AttentionPlan& p,
+                  const Schedule& schedule, size_t task_begin, size_t task_end) {
+  if (task_begin >= task_end) return;
   AttentionBuffers buf(p);
   for (size_t task = task_begin; task < task_end; task++) {
-    const AttentionTask t = make_task(args, p, task);
+    const TaskPlace at = schedule.place(task);
+    const AttentionTask t = make_task(args, p, at);
     pack_head_keys(args, p, t, buf);
 
-    LinePrefetcher ahead = p.prefetch ? next_tasks_lines(args, p.nr, p.tiles, task, task_end) : LinePrefetcher{};
+    LinePrefetcher ahead =
+        p.prefetch ? next_tasks_lines(args, p.nr, schedule, at, task, task_end) : LinePrefetcher{};
     const size_t calls = (t.keys + p.mr - 1) / p.mr + (p.d + p.mr - 1) / p.mr;  // GEMM calls of one key block
     const size_t per_call = (ahead.lines() + calls - 1) / std::max<size_t>(1, calls);
 
@@ -328,7 +431,7 @@ void fused_attention_run(const FusedAttentionArgs& args,
     // the output remains. Several blocks accumulate in `context`, rescaled by
     // the softmax kernel, and are divided as they are copied out (scaling the
     // last block in the GEMM measured slower there).
-    float* out = args.out + t.b * args.out_batch_stride + t.h * p.d * args.out_channel_stride + t.i0;
+    float* out = t.out + t.i0;
     const size_t os = args.out_channel_stride;
     const bool one_block = t.key_block >= t.keys;
     float* const ctx = one_block ? out : buf.context.data();
@@ -350,6 +453,80 @@ void fused_attention_run(const FusedAttentionArgs& args,
     ahead.issue(ahead.lines());
     if (!one_block) finish_context(p, t, out, os, buf);
   }
+}
+
+// A task's work for the split, in keys: its GEMMs' and softmax's, and
+// about 16 keys' worth of fixed cost (the query tile, the softmax state,
+// the output's division).
+constexpr size_t kTaskOverheadKeys = 16;
+
+}  // namespace
+
+void fused_attention_run(const FusedAttentionArgs& args,
+                         const KernelConfig& config, size_t task_begin,
+                         size_t task_end) {
+  const PaddedSchedule schedule{args.heads, args.length, query_tiles(args, config)};
+  run_schedule(args, config, make_plan(args, config, args.length), schedule, task_begin, task_end);
+}
+
+size_t fused_attention_varlen_task_count(const FusedAttentionVarlenArgs& args,
+                                         const KernelConfig& config) {
+  return VarlenSchedule(args, config.nr).tasks();
+}
+
+size_t fused_attention_varlen_flops(const FusedAttentionVarlenArgs& args,
+                                    const KernelConfig& config) {
+  const VarlenSchedule schedule(args, config.nr);
+  size_t flops = 0;
+  for (size_t s = 0; s < schedule.sequences(); s++) {
+    flops += args.heads * schedule.tiles(s) * 4 * args.head_dim * config.nr * schedule.length(s);
+  }
+  return flops;
+}
+
+void fused_attention_varlen_split(const FusedAttentionVarlenArgs& args,
+                                  const KernelConfig& config, size_t parts,
+                                  size_t* bounds) {
+  const VarlenSchedule schedule(args, config.nr);
+  double total = 0;
+  for (size_t s = 0; s < schedule.sequences(); s++) {
+    total += double(args.heads * schedule.tiles(s)) * double(schedule.length(s) + kTaskOverheadKeys);
+  }
+  // Boundary i is the task where the work done reaches i / parts of the
+  // total: within a sequence every task costs the same.
+  bounds[0] = 0;
+  size_t i = 1;
+  double done = 0;
+  for (size_t s = 0; s < schedule.sequences() && i < parts; s++) {
+    const size_t n = args.heads * schedule.tiles(s);
+    const double w = double(schedule.length(s) + kTaskOverheadKeys);
+    for (; i < parts && total * i / parts <= done + n * w; i++) {
+      const double tasks = std::max(0.0, std::round((total * i / parts - done) / w));
+      bounds[i] = schedule.first_task(s) + std::min(n, static_cast<size_t>(tasks));
+    }
+    done += n * w;
+  }
+  for (; i <= parts; i++) bounds[i] = schedule.tasks();
+}
+
+void fused_attention_varlen_run(const FusedAttentionVarlenArgs& args,
+                                const KernelConfig& config, size_t task_begin,
+                                size_t task_end) {
+  if (task_begin >= task_end) return;
+  const VarlenSchedule schedule(args, config.nr);
+  // The sequences as batch entry 0 of the fused attention's operands, from
+  // their own start positions, with no mask.
+  FusedAttentionArgs base{};
+  base.batch = 1;
+  base.heads = args.heads;
+  base.head_dim = args.head_dim;
+  base.length = args.length;
+  base.q = args.q, base.q_channel_stride = args.q_channel_stride;
+  base.k = args.k, base.k_channel_stride = args.k_channel_stride;
+  base.v = args.v, base.v_channel_stride = args.v_channel_stride;
+  base.scale = args.scale;
+  base.out = args.out, base.out_channel_stride = args.out_channel_stride;
+  run_schedule(base, config, make_plan(base, config, schedule.max_length()), schedule, task_begin, task_end);
 }
 
 }  // namespace sqbert

@@ -25,6 +25,11 @@ TORCH_LIBRARY(sqbert, m) {
   m.def("grouped_pw_ffn_q8(Tensor x, Tensor packed_w1, Tensor packed_w2, int hidden_channels, int out_channels, str activation=\"none\") -> Tensor");
   m.def("add_layernorm(Tensor x, Tensor? residual, Tensor weight, Tensor bias, float eps) -> Tensor");
   m.def("fused_attention(Tensor q, Tensor k, Tensor v, Tensor? mask, int num_heads) -> Tensor");
+  m.def("fused_attention_varlen(Tensor q, Tensor k, Tensor v, Tensor seq_offsets, int num_heads) -> Tensor");
+  // Its backward (stock PyTorch per sequence, sqbert_kernels/ops.py): an op
+  // of its own, so that torch.compile traces it without the offsets' values.
+  m.def("fused_attention_varlen_backward(Tensor grad, Tensor q, Tensor k, Tensor v, Tensor seq_offsets, "
+        "int num_heads) -> (Tensor, Tensor, Tensor)");
   m.def("cpu_isas(str dtype=\"float32\") -> str[]", &sqbert::cpu_isas);
   m.def("cpu_isa(str dtype=\"float32\") -> str", &sqbert::cpu_isa);
   m.def("cpu_gemm_tile(str? isa=None, str dtype=\"float32\") -> int[]", &sqbert::cpu_gemm_tile);

@@ -7,7 +7,9 @@ kernels: the same arguments, NCW activations ``[batch, channels, length]``
 * :func:`grouped_pw_conv` (:mod:`.conv`) -- the grouped 1x1 convolution,
   optionally through the exact GELU;
 * :func:`fused_attention` (:mod:`.attention`) -- FlashAttention-style
-  attention on NCW q, k, v, the context written back in NCW.
+  attention on NCW q, k, v, the context written back in NCW;
+* :func:`fused_attention_varlen` (:mod:`.attention`) -- the same over
+  variable-length sequences packed one after another (``seq_offsets``).
 
 float32, float16 and bfloat16 inputs; dots accumulate in float32 and outputs
 have the input dtype. float32 dots use TF32 tensor cores when PyTorch allows
@@ -16,7 +18,8 @@ TF32 for float32 matmuls (``torch.backends.cuda.matmul.allow_tf32``, or
 as PyTorch's own matmuls do.
 
 Importing this package registers the Triton kernels as the CUDA kernels of
-``torch.ops.sqbert.grouped_pw_conv`` and ``torch.ops.sqbert.fused_attention``
+``torch.ops.sqbert.grouped_pw_conv``, ``torch.ops.sqbert.fused_attention`` and
+``torch.ops.sqbert.fused_attention_varlen``
 (:func:`register_cuda_kernels`), so a model whose tensors live on a GPU uses
 them with no code change; the fake (meta) and autograd registrations of
 ``sqbert_kernels.ops`` are shared with the CPU kernels. The CPU kernels stay
@@ -37,7 +40,13 @@ from torch import Tensor
 
 from .. import ops as _ops  # the op schemas, fake and autograd registrations
 # The launchers take the block sizes as arguments: tests run them with their own.
-from .attention import MAX_HEAD_DIM, _launch_fused_attention, fused_attention  # noqa: F401
+from .attention import (  # noqa: F401
+    MAX_HEAD_DIM,
+    _launch_fused_attention,
+    _launch_fused_attention_varlen,
+    fused_attention,
+    fused_attention_varlen,
+)
 from .conv import _launch_grouped_pw_conv, grouped_pw_conv  # noqa: F401
 from .launch import INTERPRET
 
@@ -45,6 +54,7 @@ __all__ = [
     "INTERPRET",
     "MAX_HEAD_DIM",
     "fused_attention",
+    "fused_attention_varlen",
     "grouped_pw_conv",
     "register_cuda_kernels",
 ]
@@ -59,9 +69,10 @@ def _add_layernorm_cuda(x: Tensor, residual: Optional[Tensor], weight: Tensor, b
 
 
 def register_cuda_kernels() -> None:
-    """Registers :func:`grouped_pw_conv` and :func:`fused_attention` as the
-    CUDA kernels of ``torch.ops.sqbert.grouped_pw_conv`` and
-    ``torch.ops.sqbert.fused_attention`` (and, until it has a Triton kernel,
+    """Registers :func:`grouped_pw_conv`, :func:`fused_attention` and
+    :func:`fused_attention_varlen` as the CUDA kernels of
+    ``torch.ops.sqbert.grouped_pw_conv``, ``torch.ops.sqbert.fused_attention``
+    and ``torch.ops.sqbert.fused_attention_varlen`` (and, until it has a Triton kernel,
     the stock-PyTorch composition as the CUDA kernel of
     ``torch.ops.sqbert.add_layernorm``, so that a whole layer runs on a GPU).
     Called when this package is imported; calling it again does nothing. The
@@ -72,6 +83,7 @@ def register_cuda_kernels() -> None:
         return
     torch.library.register_kernel("sqbert::grouped_pw_conv", "cuda", grouped_pw_conv)
     torch.library.register_kernel("sqbert::fused_attention", "cuda", fused_attention)
+    torch.library.register_kernel("sqbert::fused_attention_varlen", "cuda", fused_attention_varlen)
     torch.library.register_kernel("sqbert::add_layernorm", "cuda", _add_layernorm_cuda)
     _registered = True
 

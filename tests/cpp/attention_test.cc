@@ -1,7 +1,9 @@
 // The fused attention operator (fused_attention.h) against float64 softmax
 // attention, over mask layouts, lengths past one tile and fully masked
-// queries; gaps between rows and batches must stay untouched.
-// Cases (tester.h): masks.
+// queries; gaps between rows and batches must stay untouched. The varlen
+// attention over sequences of every length around the tile, empty ones,
+// packed keys and several key blocks, its tasks split by work.
+// Cases (tester.h): masks, varlen.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -112,6 +114,83 @@ void test_attention(const KernelConfig& config, std::mt19937& rng) {
   }
 }
 
+void test_varlen(const KernelConfig& config, std::mt19937& rng) {
+  const size_t nr = config.nr;
+  struct Case { size_t heads, d; std::vector<size_t> lengths; };
+  const Case cases[] = {
+      {1, 1, {1}},
+      {2, 8, {0, 1, nr - 1, 0, 0, nr, nr + 1, 2 * nr + 1, 7, 0}},
+      {3, 5, {3 * nr - 1, 1, 2, 3, 4, 5}},
+      {1, 16, {300, 0, 17, 257}},  // packed keys, two key blocks
+      {2, 64, {33, 128, 9}},
+      {1, 4, {0, 0}},  // no positions at all
+      {2, 8, {}},
+  };
+  for (const Case& t : cases) {
+    const size_t channels = t.heads * t.d, sequences = t.lengths.size();
+    GuardedBuffer<int64_t> offsets(sequences + 1, 0);
+    for (size_t s = 0; s < sequences; s++) offsets[s + 1] = offsets[s] + int64_t(t.lengths[s]);
+    const size_t T = size_t(offsets[sequences]);
+    const size_t cs = T + 3;  // gaps between rows; nothing after the last row's T positions
+    const size_t size = extent(1, 0, channels, cs, T);
+    Buffer q = random_vector(size, rng), k = random_vector(size, rng), v = random_vector(size, rng);
+    Buffer out(size, kPoison);
+    FusedAttentionVarlenArgs args{};
+    args.sequences = sequences;
+    args.heads = t.heads;
+    args.head_dim = t.d;
+    args.length = T;
+    args.seq_offsets = offsets.data();
+    args.q = q.data(); args.k = k.data(); args.v = v.data(); args.out = out.data();
+    args.q_channel_stride = args.k_channel_stride = args.v_channel_stride = args.out_channel_stride = cs;
+    args.scale = 1.0f / std::sqrt(float(t.d));
+    // Three ranges of about equal work, consecutive and covering the tasks.
+    const size_t tasks = fused_attention_varlen_task_count(args, config);
+    size_t want_tasks = 0;
+    for (size_t n : t.lengths) want_tasks += t.heads * ((n + nr - 1) / nr);
+    size_t bounds[4];
+    fused_attention_varlen_split(args, config, 3, bounds);
+    bool ok = tasks == want_tasks && bounds[0] == 0 && bounds[3] == tasks;
+    for (int i = 0; i < 3; i++) ok = ok && bounds[i] <= bounds[i + 1];
+    if (ok) {
+      for (int i = 0; i < 3; i++) fused_attention_varlen_run(args, config, bounds[i], bounds[i + 1]);
+    }
+    for (size_t s = 0; s < sequences && ok; s++) {
+      const size_t a = size_t(offsets[s]), n = t.lengths[s];
+      for (size_t h = 0; h < t.heads && ok; h++)
+        for (size_t i = a; i < a + n && ok; i++) {
+          std::vector<double> p(n);
+          double mx = -std::numeric_limits<double>::infinity(), sum = 0.0;
+          for (size_t j = 0; j < n; j++) {
+            double dot = 0.0;
+            for (size_t c = 0; c < t.d; c++) dot += double(q[(h * t.d + c) * cs + i]) * k[(h * t.d + c) * cs + a + j];
+            p[j] = dot * args.scale;
+            mx = std::max(mx, p[j]);
+          }
+          for (size_t j = 0; j < n; j++) sum += p[j] = std::exp(p[j] - mx);
+          for (size_t c = 0; c < t.d && ok; c++) {
+            double want = 0.0;
+            for (size_t j = 0; j < n; j++) want += p[j] * v[(h * t.d + c) * cs + a + j];
+            ok = close(out[(h * t.d + c) * cs + i], want / sum);
+          }
+        }
+    }
+    // The gaps between rows must stay untouched.
+    for (size_t i = 0; i < out.size() && ok; i++) {
+      if (i % cs >= T) ok = out[i] == kPoison;
+    }
+    if (!ok) {
+      std::string lengths;
+      for (size_t n : t.lengths) lengths += " " + std::to_string(n);
+      fail(std::string(config.isa) + " varlen heads=" + std::to_string(t.heads) + " d=" + std::to_string(t.d) +
+           " lengths" + lengths + " tasks=" + std::to_string(tasks) + " bounds " + std::to_string(bounds[0]) + " " +
+           std::to_string(bounds[1]) + " " + std::to_string(bounds[2]) + " " + std::to_string(bounds[3]));
+    }
+  }
+}
+
 }  // namespace
 
-int main(int argc, char** argv) { return run_cases(argc, argv, {{"masks", test_attention}}); }
+int main(int argc, char** argv) {
+  return run_cases(argc, argv, {{"masks", test_attention}, {"varlen", test_varlen}});
+}
