@@ -3,7 +3,7 @@ encoder layers (attention, convolutions, LayerNorms) on NCW activations,
 the encoder and the pooler, with Hugging Face's module names and forward
 signatures.
 """
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +26,54 @@ def additive_mask(mask: Optional[Tensor], dtype: torch.dtype) -> Optional[Tensor
     if mask.dim() == 2:
         return ((1.0 - mask.to(dtype)) * torch.finfo(dtype).min)[:, None, None, :]
     return mask.to(dtype)
+
+
+class Varlen(NamedTuple):
+    """A padded batch's real tokens laid end to end: what the encoder runs on
+    in place of [B, C, L] and a padding mask. Token i of the [1, C, T]
+    activations is position index[i] of the flattened [B * L] batch;
+    sequence b holds tokens offsets[b] .. offsets[b + 1]."""
+    index: Tensor    # [T] int64
+    offsets: Tensor  # [B + 1] int64
+    batch: int
+    length: int
+
+    @staticmethod
+    def of(mask: Optional[Tensor], batch: int, length: int) -> Optional["Varlen"]:
+        """The real tokens of a [B, L] keep-mask (1 or True keep, 0 pad), or
+        None when nothing is padded, the mask is of another kind, a row
+        starts with padding (left padding: the pooler reads position 0, which
+        Hugging Face computes from the pad token there), or under
+        torch.compile (the token count depends on the mask's values)."""
+        if mask is None or mask.dim() != 2 or torch.compiler.is_compiling():
+            return None
+        if not ((mask == 0) | (mask == 1)).all():
+            return None
+        keep = mask != 0
+        if keep.all() or not keep[:, 0].all():
+            return None
+        offsets = F.pad(keep.sum(1).cumsum(0), (1, 0))
+        return Varlen(keep.flatten().nonzero().squeeze(1), offsets, batch, length)
+
+    def gather(self, x: Tensor) -> Tensor:
+        """[B, L, C] -> the real tokens as NCW [1, C, T]."""
+        return x.reshape(self.batch * self.length, -1)[self.index].t()[None]
+
+    def scatter(self, x: Tensor) -> Tensor:
+        """NCW [1, C, T] -> [B, L, C], 0 at the padded positions."""
+        out = x.new_zeros(self.batch * self.length, x.shape[1])
+        return out.index_copy(0, self.index, x[0].t()).view(self.batch, self.length, -1)
+
+
+def varlen_attention(q: Tensor, k: Tensor, v: Tensor, varlen: Varlen, num_heads: int,
+                     dropout: Optional[nn.Dropout] = None) -> Tensor:
+    """Each sequence's queries over its own keys, on [1, C, T] activations;
+    with dropout (training) the stock composition, one sequence at a time."""
+    if dropout is None:
+        return ops.fused_attention_varlen(q, k, v, varlen.offsets, num_heads)
+    bounds = varlen.offsets.tolist()
+    return torch.cat([ops.attention_reference(q[..., s:e], k[..., s:e], v[..., s:e], None, num_heads, dropout)
+                      for s, e in zip(bounds[:-1], bounds[1:])], dim=2)
 
 
 class SqueezeBertEmbeddings(nn.Module):
@@ -75,7 +123,12 @@ class SqueezeBertSelfAttention(nn.Module):
         self.dropout = nn.Dropout(config.attention_probs_dropout_prob)
 
     def forward(self, hidden_states, attention_mask, output_attentions=False):
+        """attention_mask: a padding or additive mask as transformers passes
+        it, or a Varlen (this package's encoder on unpadded tokens)."""
         q, k, v = (conv(hidden_states) for conv in (self.query, self.key, self.value))
+        if isinstance(attention_mask, Varlen):
+            dropout = self.dropout if self.training and self.dropout.p > 0 else None
+            return {"context_layer": varlen_attention(q, k, v, attention_mask, self.num_attention_heads, dropout)}
         mask = additive_mask(attention_mask, q.dtype)
         if output_attentions:
             # The slower stock composition that materialises the scores.
@@ -173,13 +226,17 @@ class SqueezeBertEncoder(nn.Module):
     def forward(self, hidden_states, attention_mask=None, output_hidden_states=False, output_attentions=False):
         """The last hidden state [B, L, C], the hidden states (embeddings and
         each layer's output, or None) and the attentions (each layer's
-        masked scores [B, heads, L, L], or None)."""
+        masked scores [B, heads, L, L], or None). With a Varlen for
+        attention_mask the layers run on the real tokens only, end to end,
+        and every output holds 0 at the padded positions."""
+        varlen = attention_mask if isinstance(attention_mask, Varlen) else None
         # [B, L, C] -> NCW once for the whole encoder.
-        x = hidden_states.transpose(1, 2).contiguous()
+        x = varlen.gather(hidden_states) if varlen else hidden_states.transpose(1, 2).contiguous()
+        padded = varlen.scatter if varlen else (lambda t: t.transpose(1, 2))
         all_hidden, all_attentions = [], []
         for layer in self.layers:
             if output_hidden_states:
-                all_hidden.append(x.transpose(1, 2))
+                all_hidden.append(padded(x))
             if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
                 out = checkpoint(layer, x, attention_mask, output_attentions, use_reentrant=False)
             else:
@@ -187,7 +244,7 @@ class SqueezeBertEncoder(nn.Module):
             x = out["feature_map"]
             if output_attentions:
                 all_attentions.append(out["attention_score"])
-        x = x.transpose(1, 2)
+        x = padded(x)
         if output_hidden_states:
             all_hidden.append(x)
         return (x, tuple(all_hidden) if output_hidden_states else None,

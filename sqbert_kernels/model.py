@@ -34,7 +34,7 @@ from .conv import SqueezeBertConv1d, repack
 from .convert import optimize, quantize
 from .encoder import (ConvActivation, ConvDropoutLayerNorm, SqueezeBertEmbeddings, SqueezeBertEncoder,
                       SqueezeBertLayerNorm, SqueezeBertModule, SqueezeBertPooler, SqueezeBertSelfAttention,
-                      additive_mask)
+                      Varlen, additive_mask)
 from .outputs import ModelOutput
 
 __all__ = [
@@ -271,8 +271,11 @@ class SqueezeBertModel(SqueezeBertPreTrainedModel):
             raise ValueError("SqueezeBertModel: expected exactly one of input_ids and inputs_embeds")
         embeddings = self.embeddings(input_ids=input_ids, position_ids=position_ids,
                                      token_type_ids=token_type_ids, inputs_embeds=inputs_embeds)
-        sequence, hidden, attentions = self.encoder(embeddings, additive_mask(attention_mask, embeddings.dtype),
-                                                    output_hidden_states, output_attentions)
+        # A padded batch runs on its real tokens only (attention within each
+        # sequence); output_attentions needs the padded [B, heads, L, L] scores.
+        varlen = None if output_attentions else Varlen.of(attention_mask, *embeddings.shape[:2])
+        mask = varlen if varlen is not None else additive_mask(attention_mask, embeddings.dtype)
+        sequence, hidden, attentions = self.encoder(embeddings, mask, output_hidden_states, output_attentions)
         out = ModelOutput(last_hidden_state=sequence, pooler_output=self.pooler(sequence), hidden_states=hidden,
                           attentions=attentions)
         return out if return_dict else out.to_tuple()

@@ -103,3 +103,16 @@ def varlen_offsets(spec):
         return torch.tensor(spec, dtype=torch.int64)
     values, dtype = spec
     return torch.tensor(values, dtype=getattr(torch, dtype))
+
+
+def assert_close_where_real(got, want, mask, **tolerances):
+    """assert_close, but for a per-position output (leading dims those of
+    the [batch, length] attention mask, or of a multiple-choice mask
+    [batch, choices, length] flattened) only at the real positions: a padded
+    batch runs on its real tokens, and the model holds 0 at padded positions
+    where Hugging Face holds what it computed there."""
+    if mask is not None and mask.dim() >= 2 and got.dim() >= 2:
+        keep = mask.reshape(-1, mask.shape[-1]) != 0
+        if tuple(got.shape[:2]) == tuple(keep.shape):
+            got, want = got[keep], want[keep]
+    torch.testing.assert_close(got, want, **tolerances)

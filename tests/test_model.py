@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import sqbert_kernels as sk
+from cases import assert_close_where_real
 
 transformers = pytest.importorskip("transformers")
 
@@ -53,11 +54,12 @@ def test_base_model_matches_hugging_face(name, length):
         with torch.no_grad():
             want = hf(ids, output_hidden_states=True, **kwargs)
             got = ours(ids, output_hidden_states=True, **kwargs)
-        torch.testing.assert_close(got.last_hidden_state, want.last_hidden_state, rtol=0, atol=1e-4)
+        real = kwargs.get("attention_mask")
+        assert_close_where_real(got.last_hidden_state, want.last_hidden_state, real, rtol=0, atol=1e-4)
         torch.testing.assert_close(got.pooler_output, want.pooler_output, rtol=0, atol=1e-4)
         assert len(got.hidden_states) == len(want.hidden_states)
         for g, w in zip(got.hidden_states, want.hidden_states):
-            torch.testing.assert_close(g, w, rtol=0, atol=1e-4)
+            assert_close_where_real(g, w, real, rtol=0, atol=1e-4)
 
 
 @pytest.mark.parametrize("cls_name,key", [
@@ -73,8 +75,8 @@ def test_heads_match_hugging_face(cls_name, key):
     with torch.no_grad():
         want = hf(ids, attention_mask=mask, token_type_ids=token_types)
         got = ours(ids, attention_mask=mask, token_type_ids=token_types)
-    torch.testing.assert_close(got[key], want[key], rtol=0, atol=1e-4)
-    torch.testing.assert_close(got[0], want[0], rtol=0, atol=1e-4)
+    assert_close_where_real(got[key], want[key], mask, rtol=0, atol=1e-4)
+    assert_close_where_real(got[0], want[0], mask, rtol=0, atol=1e-4)
 
 
 def test_classification_loss_matches_hugging_face():
@@ -128,8 +130,8 @@ def test_from_pretrained_local_folder(tmp_path, fmt):
     # The base model loads from the head's checkpoint (keys under transformer.).
     base = sk.SqueezeBertModel.from_pretrained(str(tmp_path))
     with torch.no_grad():
-        torch.testing.assert_close(base(ids, attention_mask=mask).last_hidden_state,
-                                   hf.transformer(ids, attention_mask=mask).last_hidden_state, rtol=0, atol=1e-4)
+        assert_close_where_real(base(ids, attention_mask=mask).last_hidden_state,
+                                hf.transformer(ids, attention_mask=mask).last_hidden_state, mask, rtol=0, atol=1e-4)
 
 
 def test_from_pretrained_masked_lm_ties_the_decoder(tmp_path):
@@ -140,8 +142,8 @@ def test_from_pretrained_masked_lm_ties_the_decoder(tmp_path):
     assert ours.cls.predictions.decoder.weight is ours.transformer.embeddings.word_embeddings.weight
     ids, mask, _ = inputs(config)
     with torch.no_grad():
-        torch.testing.assert_close(ours(ids, attention_mask=mask).logits, hf(ids, attention_mask=mask).logits,
-                                   rtol=0, atol=1e-4)
+        assert_close_where_real(ours(ids, attention_mask=mask).logits, hf(ids, attention_mask=mask).logits, mask,
+                                rtol=0, atol=1e-4)
 
 
 def test_from_pretrained_errors(tmp_path):
@@ -198,8 +200,9 @@ def test_torch_compile_of_the_model():
     ids, mask, _ = inputs(config, length=9)
     with torch.no_grad():
         want = model(ids, attention_mask=mask).last_hidden_state
-        compiled = torch.compile(model, fullgraph=True)
-        torch.testing.assert_close(compiled(ids, attention_mask=mask).last_hidden_state, want, rtol=1e-5, atol=1e-5)
+        compiled = torch.compile(model, fullgraph=True)  # the padded path: see test_model_varlen.py
+        assert_close_where_real(compiled(ids, attention_mask=mask).last_hidden_state, want, mask, rtol=1e-5,
+                                atol=1e-5)
 
 
 def test_packed_weights_follow_weight_updates():

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import sqbert_kernels as sk
+from cases import assert_close_where_real
 from sqbert_kernels import encoder as sk_encoder
 
 transformers = pytest.importorskip("transformers")
@@ -43,8 +44,11 @@ def pair(cls_name, config):
     return hf, ours
 
 
-def assert_same_outputs(got, want, atol=1e-4):
-    """ModelOutputs or tuples, element by element (tuples of tensors too)."""
+def assert_same_outputs(got, want, kwargs=None, atol=1e-4):
+    """ModelOutputs or tuples, element by element (tuples of tensors too);
+    per-position outputs at the real positions of kwargs' attention_mask only
+    (the model holds 0 at padded ones, Hugging Face what it computed there)."""
+    mask = (kwargs or {}).get("attention_mask")
     got = tuple(got.values()) if isinstance(got, dict) else got
     want = tuple(want.values()) if isinstance(want, dict) else want
     assert len(got) == len(want)
@@ -52,9 +56,9 @@ def assert_same_outputs(got, want, atol=1e-4):
         if isinstance(w, tuple):
             assert isinstance(g, tuple) and len(g) == len(w)
             for gi, wi in zip(g, w):
-                torch.testing.assert_close(gi, wi, rtol=1e-5, atol=atol)
+                assert_close_where_real(gi, wi, mask, rtol=1e-5, atol=atol)
         else:
-            torch.testing.assert_close(g, w, rtol=1e-5, atol=atol)
+            assert_close_where_real(g, w, mask, rtol=1e-5, atol=atol)
 
 
 # 1. output_attentions ---------------------------------------------------------------------------------------
@@ -76,11 +80,12 @@ def test_output_attentions_match_transformers(cls_name, masked):
     length = kwargs["input_ids"].shape[-1]
     for g in got.attentions:
         assert g.shape == (batch, config.num_attention_heads, length, length)
-    assert_same_outputs(got, want)
+    assert_same_outputs(got, want, kwargs)
     assert fast.attentions is None
-    # The slower path that materialises the attentions computes the same.
+    # The slower path that materialises the attentions computes the same
+    # (at the real positions: the fast one runs padded batches unpadded).
     first = "last_hidden_state" if cls_name == "SqueezeBertModel" else list(fast.keys())[0]
-    torch.testing.assert_close(got[first], fast[first], rtol=1e-5, atol=1e-4)
+    assert_close_where_real(got[first], fast[first], kwargs.get("attention_mask"), rtol=1e-5, atol=1e-4)
 
 
 @pytest.mark.parametrize("cls_name", HEADS)
@@ -94,7 +99,7 @@ def test_output_attentions_after_optimize(cls_name):
     with torch.no_grad():
         want = hf(**kwargs, output_attentions=True, output_hidden_states=True)
         got = converted(**kwargs, output_attentions=True, output_hidden_states=True)
-    assert_same_outputs(got, want)
+    assert_same_outputs(got, want, kwargs)
 
 
 def test_output_attentions_in_training_has_gradients():
@@ -105,7 +110,7 @@ def test_output_attentions_in_training_has_gradients():
     kwargs = inputs("SqueezeBertModel")
     want = hf(**kwargs, output_attentions=True)
     got = ours(**kwargs, output_attentions=True)
-    assert_same_outputs(got, want)
+    assert_same_outputs(got, want, kwargs)
     (want.last_hidden_state.sum() + want.attentions[-1][0, 0].sum()).backward()
     (got.last_hidden_state.sum() + got.attentions[-1][0, 0].sum()).backward()
     for (name, p), q in zip(ours.named_parameters(), hf.parameters()):
@@ -135,7 +140,7 @@ def test_config_output_flags_and_call_overrides(cls_name, flags):
             want = hf(**kwargs, **call)
             got = ours(**kwargs, **call)
             assert isinstance(got, tuple) == isinstance(want, tuple), call
-            assert_same_outputs(got, want)
+            assert_same_outputs(got, want, kwargs)
 
 
 def test_config_fields_are_validated_bools():
@@ -166,7 +171,7 @@ def test_meta_device_then_init_weights(cls_name):
     hf.load_state_dict(model.state_dict())
     kwargs = inputs(cls_name)
     with torch.no_grad():
-        assert_same_outputs(model(**kwargs), hf(**kwargs))
+        assert_same_outputs(model(**kwargs), hf(**kwargs), kwargs)
 
 
 # 4. multiple choice --------------------------------------------------------------------------------------------
@@ -181,12 +186,12 @@ def test_multiple_choice_matches_transformers(values):
         want = hf(**kwargs, labels=labels)
         got = ours(**kwargs, labels=labels)
     assert got.logits.shape == (3, 3)
-    assert_same_outputs(got, want)
+    assert_same_outputs(got, want, kwargs)
     embeds = ours.get_input_embeddings()(kwargs["input_ids"])
     with torch.no_grad():
         got = ours(inputs_embeds=embeds, attention_mask=kwargs["attention_mask"])
         want = hf(inputs_embeds=embeds, attention_mask=kwargs["attention_mask"])
-    assert_same_outputs(got, want)
+    assert_same_outputs(got, want, kwargs)
     assert "SqueezeBertForMultipleChoice" in sk.__all__ and "SqueezeBertForMultipleChoice" in sk.model.__all__
 
 
@@ -217,12 +222,12 @@ def test_save_pretrained_round_trip(tmp_path, cls_name):
     kwargs = inputs(cls_name)
     with torch.no_grad():
         want = hf(**kwargs)
-        assert_same_outputs(again(**kwargs), want)
-        assert_same_outputs(by_hf(**kwargs), want)
+        assert_same_outputs(again(**kwargs), want, kwargs)
+        assert_same_outputs(by_hf(**kwargs), want, kwargs)
     # and what transformers saves, this package loads
     hf.save_pretrained(str(tmp_path / "hf"))
     with torch.no_grad():
-        assert_same_outputs(getattr(sk, cls_name).from_pretrained(str(tmp_path / "hf"))(**kwargs), want)
+        assert_same_outputs(getattr(sk, cls_name).from_pretrained(str(tmp_path / "hf"))(**kwargs), want, kwargs)
     if cls_name == "SqueezeBertForMaskedLM":
         assert again.cls.predictions.decoder.weight is again.transformer.embeddings.word_embeddings.weight
 
@@ -247,7 +252,7 @@ def test_from_pretrained_with_config_and_state_dict(tmp_path):
                       None, config=sk.SqueezeBertConfig(**SMALL), state_dict=state)):
         assert not model.training
         with torch.no_grad():
-            assert_same_outputs(model(**kwargs), want)
+            assert_same_outputs(model(**kwargs), want, kwargs)
     hf.save_pretrained(str(tmp_path))
     # config= replaces config.json; overrides apply on top of it
     model = sk.SqueezeBertForSequenceClassification.from_pretrained(str(tmp_path), config=config,
@@ -277,7 +282,7 @@ def test_input_embeddings_and_num_parameters(cls_name):
     assert ours.get_input_embeddings() is new
     kwargs = inputs(cls_name)
     with torch.no_grad():
-        assert_same_outputs(ours(**kwargs), hf(**kwargs))
+        assert_same_outputs(ours(**kwargs), hf(**kwargs), kwargs)
 
 
 @pytest.mark.parametrize("cls_name", ["SqueezeBertModel", "SqueezeBertForMaskedLM"])
@@ -352,7 +357,7 @@ def test_every_activation_through_optimize(act):
     sk.optimize(converted)
     kwargs = inputs("SqueezeBertForMaskedLM")
     with torch.no_grad():
-        assert_same_outputs(converted(**kwargs, output_hidden_states=True), hf(**kwargs, output_hidden_states=True))
+        assert_same_outputs(converted(**kwargs, output_hidden_states=True), hf(**kwargs, output_hidden_states=True), kwargs)
 
 
 @pytest.mark.parametrize("act", [a for a in ACTIVATIONS if a != "gelu_fast"])
@@ -363,4 +368,4 @@ def test_every_activation_in_the_model(act):
     hf, ours = pair("SqueezeBertForMaskedLM", config)
     kwargs = inputs("SqueezeBertForMaskedLM")
     with torch.no_grad():
-        assert_same_outputs(ours(**kwargs, output_hidden_states=True), hf(**kwargs, output_hidden_states=True))
+        assert_same_outputs(ours(**kwargs, output_hidden_states=True), hf(**kwargs, output_hidden_states=True), kwargs)
