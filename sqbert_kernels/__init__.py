@@ -62,6 +62,7 @@ from .ops import (
     cpu_gemm_tile,
     cpu_isa,
     cpu_isas,
+    cpu_threading,
     grouped_pw_conv,
     grouped_pw_conv_packed,
     grouped_pw_conv_q8,
@@ -71,6 +72,7 @@ from .ops import (
     pack_pw_weight,
     quantize_pw_weight,
     set_cpu_isa,
+    set_cpu_threading,
 )
 
 __all__ = [
@@ -93,6 +95,7 @@ __all__ = [
     "cpu_gemm_tile",
     "cpu_isa",
     "cpu_isas",
+    "cpu_threading",
     "grouped_pw_conv",
     "grouped_pw_conv_packed",
     "grouped_pw_conv_q8",
@@ -103,4 +106,5 @@ __all__ = [
     "pack_pw_weight",
     "quantize_pw_weight",
     "set_cpu_isa",
+    "set_cpu_threading",
 ]
