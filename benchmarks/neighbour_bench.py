@@ -153,8 +153,13 @@ def main():
     parser.add_argument("--conditions", default="quiet,neighbour,slow", help="which conditions, in order")
     parser.add_argument("--cases", default="", help="only the cases whose name contains one of these (comma-separated)")
     parser.add_argument("--no-onnx", action="store_true", help="skip ONNX Runtime")
+    parser.add_argument("--no-openmp", action="store_true",
+                        help="skip the old runtime (its OpenMP threads spin after each call, taking a core from"
+                             " the variants timed next)")
     args = parser.parse_args()
     fns = cases(onnx=not args.no_onnx)
+    if args.no_openmp:
+        fns = {k: (fn, tuple(v for v in variants if v[2] != "openmp")) for k, (fn, variants) in fns.items()}
     if args.cases:
         fns = {k: v for k, v in fns.items() if any(c in k for c in args.cases.split(","))}
     for condition in args.conditions.split(","):
