@@ -64,6 +64,7 @@ from .ops import (
     cpu_gemm_tile,
     cpu_isa,
     cpu_isas,
+    cpu_threading,
     grouped_pw_conv,
     grouped_pw_conv_packed,
     grouped_pw_conv_q8,
@@ -73,6 +74,7 @@ from .ops import (
     pack_pw_weight,
     quantize_pw_weight,
     set_cpu_isa,
+    set_cpu_threading,
 )
 
 __all__ = [
@@ -96,6 +98,7 @@ __all__ = [
     "cpu_gemm_tile",
     "cpu_isa",
     "cpu_isas",
+    "cpu_threading",
     "grouped_pw_conv",
     "grouped_pw_conv_packed",
     "grouped_pw_conv_q8",
@@ -106,4 +109,5 @@ __all__ = [
     "pack_pw_weight",
     "quantize_pw_weight",
     "set_cpu_isa",
+    "set_cpu_threading",
 ]

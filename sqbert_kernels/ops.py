@@ -251,6 +251,38 @@ def set_cpu_isa(isa: str) -> str:
     return torch.ops.sqbert.set_cpu_isa(isa)
 
 
+def cpu_threading() -> str:
+    """The runtime the CPU ops' tasks run on: ``"pool"`` (the package's own,
+    the default: tasks claimed dynamically, so a fast thread takes over a
+    slow or preempted one's) or ``"openmp"`` (torch's ``at::parallel_for``,
+    a static split). Both use ``torch.get_num_threads()`` threads."""
+    return torch.ops.sqbert.cpu_threading()
+
+
+def set_cpu_threading(runtime: str) -> str:
+    """Selects the runtime of the CPU ops' tasks, ``"pool"`` or ``"openmp"``
+    (see :func:`cpu_threading`; ``SQBERT_THREADS=openmp`` in the environment
+    selects it at load time), and returns the previous one."""
+    return torch.ops.sqbert.set_cpu_threading(runtime)
+
+
+def _set_slow_thread(thread: int, factor: float) -> None:
+    """Test and benchmark knob, a simulated little core: thread ``thread``
+    (0: the caller, 1..: the pool's workers, or OpenMP's thread numbers)
+    runs each range of tasks ``factor`` times slower (it spin-waits the
+    difference); ``factor <= 1`` turns it off. ``SQBERT_SLOW_THREAD=1:2``
+    sets it at load time."""
+    torch.ops.sqbert._set_slow_thread(thread, factor)
+
+
+def _thread_pool_stats(reset: bool = False) -> dict:
+    """The pool's counters since the last reset: calls, calls whose caller
+    waited for a range a worker had claimed, the time those waits took (ns),
+    the tasks workers ran, all tasks."""
+    keys = ("calls", "waited_calls", "wait_ns", "worker_tasks", "tasks")
+    return dict(zip(keys, torch.ops.sqbert._thread_pool_stats(reset)))
+
+
 def _out_channels_per_group(weight_size0, groups):
     torch._check(groups > 0, lambda: f"grouped_pw_conv: expected groups > 0, got {groups}")
     torch._check(

@@ -5,6 +5,7 @@
 #include <torch/library.h>
 
 #include "isa_selection.h"
+#include "threading.h"
 
 extern "C" {
 // Lets `import sqbert_kernels._C` load this library (and so run the
@@ -34,4 +35,8 @@ TORCH_LIBRARY(sqbert, m) {
   m.def("cpu_isa(str dtype=\"float32\") -> str", &sqbert::cpu_isa);
   m.def("cpu_gemm_tile(str? isa=None, str dtype=\"float32\") -> int[]", &sqbert::cpu_gemm_tile);
   m.def("set_cpu_isa(str isa) -> str", &sqbert::set_cpu_isa);
+  m.def("cpu_threading() -> str", &sqbert::cpu_threading);
+  m.def("set_cpu_threading(str runtime) -> str", &sqbert::set_cpu_threading);
+  m.def("_set_slow_thread(int thread, float factor) -> ()", &sqbert::set_slow_thread_op);
+  m.def("_thread_pool_stats(bool reset=False) -> int[]", &sqbert::thread_pool_stats_op);
 }

@@ -1,5 +1,6 @@
 // What the CPU op implementations share: input checks, the NCW view the
-// operators read, and running an operator's tasks on torch's thread pool.
+// operators read, and running an operator's tasks on the package's thread
+// pool (or torch's, threading.h).
 #pragma once
 
 // Light headers, not <ATen/ATen.h> (every operator's declaration): the
@@ -12,6 +13,9 @@
 
 #include <algorithm>
 #include <cstddef>
+
+#include "../operators/thread_pool.h"
+#include "threading.h"
 
 namespace sqbert {
 
@@ -31,11 +35,31 @@ inline at::Tensor positions_contiguous(const at::Tensor& t) {
   return t.stride(2) == 1 ? t : t.contiguous();
 }
 
-// Runs tasks [0, tasks) on torch's intra-op pool, task_flops FLOPs each.
+// Runs tasks [0, tasks), task_flops FLOPs each, on at::get_num_threads()
+// threads (fewer when the work is small: each gets kMinFlopsPerThread at
+// least; one inside another parallel region). By default on the package's
+// pool, which hands out the tasks dynamically (thread_pool.h); with
+// set_cpu_threading("openmp") on at::parallel_for's static split.
 template <typename Run>
 void run_tasks(size_t tasks, size_t task_flops, const Run& run) {
   const int64_t grain = std::max<size_t>(1, kMinFlopsPerThread / std::max<size_t>(1, task_flops));
-  at::parallel_for(0, tasks, grain, [&](int64_t begin, int64_t end) { run(begin, end); });
+  if (threading_is_openmp()) {
+    at::parallel_for(0, tasks, grain, [&](int64_t begin, int64_t end) {
+      const int thread = at::get_thread_num();
+      if (slow_factor(thread) > 1) {  // the simulated little core, as on the pool
+        auto body = [&](size_t b, size_t e) { run(b, e); };
+        run_slowed(
+            thread, [](void* ctx, size_t b, size_t e) { (*static_cast<decltype(body)*>(ctx))(b, e); }, &body,
+            begin, end);
+      } else {
+        run(begin, end);
+      }
+    });
+    return;
+  }
+  const size_t wanted = (tasks + grain - 1) / grain;
+  const int threads = at::in_parallel_region() ? 1 : static_cast<int>(std::min<size_t>(at::get_num_threads(), wanted));
+  parallel_run(tasks, threads, run);
 }
 
 }  // namespace sqbert

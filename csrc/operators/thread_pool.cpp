@@ -1,0 +1,305 @@
+#include "thread_pool.h"
+
+#include <pthread.h>
+#include <sched.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace sqbert {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield" ::: "memory");
+#endif
+}
+
+double env_double(const char* name, double fallback) {
+  const char* s = std::getenv(name);
+  if (s == nullptr || *s == '\0') return fallback;
+  char* end = nullptr;
+  const double v = std::strtod(s, &end);
+  return end == s ? fallback : v;
+}
+
+// How long an idle worker, or a caller waiting for a claimed range, spins
+// before it sleeps. Long enough to carry a worker from one op of a model to
+// the next (the Python between two ops: 10-40 us here); short enough not to
+// take a core from another process for long.
+constexpr double kSpinMicroseconds = 50;
+
+// Guided claims: a claim takes remaining / (kGuidedDivisor * threads) tasks,
+// at least one. Large first ranges keep a thread's tasks consecutive (the
+// kernels reuse a group's weights and a head's keys across them); the single
+// tasks at the end balance the threads.
+constexpr double kGuidedDivisor = 2;
+
+// After the spin, how long an idle worker keeps polling for the next call
+// with sched_yield between polls before it sleeps: a waiting thread that
+// gives its core to any other runnable thread at once, so it takes no time
+// from a neighbour or from OpenMP's threads, yet on an idle core wakes for
+// the next call in a microsecond, where a wake from sleep takes 50-300 us
+// on this machine's virtual CPUs (more than a small op's whole time).
+constexpr double kYieldMicroseconds = 2000;
+
+Clock::duration micros(double us) {
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::micro>(us));
+}
+
+struct Settings {
+  Clock::duration spin, yield;
+  double guided;
+  Settings()
+      : spin(micros(env_double("SQBERT_POOL_SPIN_US", kSpinMicroseconds))),
+        yield(micros(env_double("SQBERT_POOL_YIELD_US", kYieldMicroseconds))),
+        guided(env_double("SQBERT_POOL_GUIDED", kGuidedDivisor)) {}
+};
+const Settings& settings() {
+  static const Settings s;
+  return s;
+}
+
+// The simulated little core (set_slow_thread).
+std::atomic<int> g_slow_thread{-1};
+std::atomic<double> g_slow_factor{1.0};
+struct SlowThreadFromEnv {
+  SlowThreadFromEnv() {
+    const char* s = std::getenv("SQBERT_SLOW_THREAD");
+    if (s == nullptr) return;
+    char* end = nullptr;
+    const long thread = std::strtol(s, &end, 10);
+    if (end == s || *end != ':') return;
+    set_slow_thread(static_cast<int>(thread), std::strtod(end + 1, nullptr));
+  }
+} g_slow_thread_from_env;
+
+thread_local bool t_in_run = false;
+
+std::atomic<unsigned long long> s_calls{0}, s_waited{0}, s_wait_ns{0}, s_worker_tasks{0}, s_tasks{0};
+
+// Claims pack a job's generation (high 32 bits) with a task index or count
+// (low 32 bits), so a worker late for one job can never claim from the next.
+constexpr uint64_t kLow = 0xffffffffu;
+inline uint64_t tag(uint32_t gen, uint64_t low) { return (static_cast<uint64_t>(gen) << 32) | low; }
+
+class Pool {
+ public:
+  // Runs the job; false (nothing run) when another call owns the pool.
+  bool run(size_t tasks, int threads, TaskRangeFn fn, void* ctx) {
+    if (busy_.exchange(true, std::memory_order_acquire)) return false;
+    const int workers = threads - 1;
+    try {
+      while (static_cast<int>(workers_.size()) < workers) {
+        const int id = static_cast<int>(workers_.size()) + 1;
+        workers_.emplace_back([this, id] { worker_main(id); });
+        workers_.back().detach();
+      }
+    } catch (...) {  // no more threads: run on those there are
+      threads = static_cast<int>(workers_.size()) + 1;
+    }
+    const uint32_t gen = gen_.load(std::memory_order_relaxed) + 1;
+    fn_.store(fn, std::memory_order_relaxed);
+    ctx_.store(ctx, std::memory_order_relaxed);
+    threads_.store(threads, std::memory_order_relaxed);
+    finished_.store(0, std::memory_order_relaxed);
+    error_ = nullptr;
+    job_tasks_.store(tag(gen, tasks), std::memory_order_release);
+    next_.store(tag(gen, 0), std::memory_order_release);
+    gen_.store(gen, std::memory_order_seq_cst);
+    if (sleepers_.load(std::memory_order_seq_cst) > 0) {
+      { std::lock_guard<std::mutex> lock(mutex_); }
+      work_cv_.notify_all();
+    }
+
+    work(gen, 0);
+
+    // Every range is claimed: wait for the claimed ones still running.
+    if (finished_.load(std::memory_order_acquire) != tasks) {
+      const Clock::time_point start = Clock::now();
+      const Clock::time_point spin_until = start + settings().spin;
+      while (finished_.load(std::memory_order_acquire) != tasks && Clock::now() < spin_until) cpu_relax();
+      if (finished_.load(std::memory_order_acquire) != tasks) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        caller_waiting_.store(true, std::memory_order_seq_cst);
+        done_cv_.wait(lock, [&] { return finished_.load(std::memory_order_seq_cst) == tasks; });
+        caller_waiting_.store(false, std::memory_order_relaxed);
+      }
+      s_waited.fetch_add(1, std::memory_order_relaxed);
+      s_wait_ns.fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count(),
+                          std::memory_order_relaxed);
+    }
+    s_calls.fetch_add(1, std::memory_order_relaxed);
+    s_tasks.fetch_add(tasks, std::memory_order_relaxed);
+    std::exception_ptr error = error_;
+    error_ = nullptr;
+    busy_.store(false, std::memory_order_release);
+    if (error) std::rethrow_exception(error);
+    return true;
+  }
+
+ private:
+  // Claims the next range of job `gen` into [begin, end); false when the
+  // job has no task left (or is over).
+  bool claim(uint32_t gen, size_t* begin, size_t* end, size_t* total) {
+    const uint64_t job = job_tasks_.load(std::memory_order_acquire);
+    if (job >> 32 != gen) return false;
+    const uint64_t tasks = job & kLow;
+    *total = tasks;
+    uint64_t next = next_.load(std::memory_order_relaxed);
+    for (;;) {
+      if (next >> 32 != gen) return false;
+      const uint64_t index = next & kLow;
+      if (index >= tasks) return false;
+      const double guided = settings().guided;
+      const int threads = threads_.load(std::memory_order_relaxed);
+      const uint64_t n =
+          guided > 0 ? std::max<uint64_t>(1, static_cast<uint64_t>((tasks - index) / (guided * threads))) : 1;
+      if (next_.compare_exchange_weak(next, tag(gen, index + n), std::memory_order_acq_rel,
+                                      std::memory_order_relaxed)) {
+        *begin = index;
+        *end = index + n;
+        return true;
+      }
+    }
+  }
+
+  // Runs ranges of job `gen` until none is left. Once a range is claimed the
+  // job cannot end before it finishes, so its fields are this job's.
+  void work(uint32_t gen, int thread) {
+    size_t begin, end, tasks;
+    while (claim(gen, &begin, &end, &tasks)) {
+      t_in_run = true;
+      try {
+        run_slowed(thread, fn_.load(std::memory_order_relaxed), ctx_.load(std::memory_order_relaxed), begin, end);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!error_) error_ = std::current_exception();
+      }
+      t_in_run = thread == 0;
+      if (thread != 0) s_worker_tasks.fetch_add(end - begin, std::memory_order_relaxed);
+      if (finished_.fetch_add(end - begin, std::memory_order_seq_cst) + (end - begin) == tasks &&
+          thread != 0 && caller_waiting_.load(std::memory_order_seq_cst)) {
+        { std::lock_guard<std::mutex> lock(mutex_); }
+        done_cv_.notify_one();
+      }
+    }
+  }
+
+  void worker_main(int id) {
+    uint32_t seen = gen_.load(std::memory_order_acquire);
+    for (;;) {
+      // The next job: spin a while, poll yielding a while, then sleep.
+      const Clock::time_point idle = Clock::now();
+      const Clock::time_point spin_until = idle + settings().spin, yield_until = idle + settings().yield;
+      for (Clock::time_point now = idle; gen_.load(std::memory_order_acquire) == seen && now < yield_until;
+           now = Clock::now()) {
+        if (now < spin_until) {
+          for (int i = 0; i < 16; i++) cpu_relax();
+        } else {
+          sched_yield();
+        }
+      }
+      if (gen_.load(std::memory_order_acquire) == seen) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        sleepers_.fetch_add(1, std::memory_order_seq_cst);
+        work_cv_.wait(lock, [&] { return gen_.load(std::memory_order_seq_cst) != seen; });
+        sleepers_.fetch_sub(1, std::memory_order_relaxed);
+      }
+      seen = gen_.load(std::memory_order_acquire);
+      if (id < threads_.load(std::memory_order_relaxed)) work(seen, id);
+    }
+  }
+
+  std::atomic<bool> busy_{false};
+  std::vector<std::thread> workers_;  // the owner's only
+  std::atomic<uint32_t> gen_{0};
+  std::atomic<uint64_t> job_tasks_{0};  // tag(gen, tasks)
+  std::atomic<uint64_t> next_{0};       // tag(gen, next task to claim)
+  std::atomic<uint64_t> finished_{0};   // tasks finished in the current job
+  std::atomic<TaskRangeFn> fn_{nullptr};
+  std::atomic<void*> ctx_{nullptr};
+  std::atomic<int> threads_{1};
+  std::atomic<int> sleepers_{0};
+  std::atomic<bool> caller_waiting_{false};
+  std::exception_ptr error_;  // under mutex_ while the job runs
+  std::mutex mutex_;
+  std::condition_variable work_cv_, done_cv_;
+};
+
+// Never destroyed (workers may sleep in it at exit); replaced in a forked
+// child, which has none of the parent's workers.
+std::atomic<Pool*> g_pool{nullptr};
+std::once_flag g_atfork_once;
+
+Pool& pool() {
+  Pool* p = g_pool.load(std::memory_order_acquire);
+  if (p != nullptr) return *p;
+  std::call_once(g_atfork_once, [] {
+    pthread_atfork(nullptr, nullptr, [] { g_pool.store(new Pool, std::memory_order_release); });
+  });
+  Pool* fresh = new Pool;
+  if (g_pool.compare_exchange_strong(p, fresh, std::memory_order_acq_rel)) return *fresh;
+  delete fresh;
+  return *p;
+}
+
+}  // namespace
+
+void parallel_run(size_t tasks, int threads, TaskRangeFn fn, void* ctx) {
+  if (tasks == 0) return;
+  threads = static_cast<int>(std::min<size_t>(std::max(threads, 1), tasks));
+  if (threads > 1 && tasks <= kLow && !t_in_run) {
+    struct Guard {
+      Guard() { t_in_run = true; }
+      ~Guard() { t_in_run = false; }
+    };
+    Guard guard;
+    if (pool().run(tasks, threads, fn, ctx)) return;
+  }
+  fn(ctx, 0, tasks);
+}
+
+bool in_parallel_run() { return t_in_run; }
+
+void set_slow_thread(int thread, double factor) {
+  g_slow_factor.store(factor, std::memory_order_relaxed);
+  g_slow_thread.store(factor > 1 ? thread : -1, std::memory_order_relaxed);
+}
+
+double slow_factor(int thread) {
+  return thread >= 0 && thread == g_slow_thread.load(std::memory_order_relaxed)
+             ? g_slow_factor.load(std::memory_order_relaxed)
+             : 1.0;
+}
+
+void run_slowed(int thread, TaskRangeFn fn, void* ctx, size_t begin, size_t end) {
+  const double factor = slow_factor(thread);
+  if (factor <= 1) {
+    fn(ctx, begin, end);
+    return;
+  }
+  const Clock::time_point start = Clock::now();
+  fn(ctx, begin, end);
+  const Clock::time_point until = start + std::chrono::duration_cast<Clock::duration>((Clock::now() - start) * factor);
+  while (Clock::now() < until) cpu_relax();
+}
+
+ThreadPoolStats thread_pool_stats(bool reset) {
+  auto get = [&](std::atomic<unsigned long long>& c) { return reset ? c.exchange(0) : c.load(); };
+  return ThreadPoolStats{get(s_calls), get(s_waited), get(s_wait_ns), get(s_worker_tasks), get(s_tasks)};
+}
+
+}  // namespace sqbert

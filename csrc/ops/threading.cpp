@@ -1,0 +1,39 @@
+#include "threading.h"
+
+#include <c10/util/Exception.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#include "../operators/thread_pool.h"
+
+namespace sqbert {
+namespace {
+
+std::atomic<bool> g_openmp{[] {
+  const char* s = std::getenv("SQBERT_THREADS");
+  return s != nullptr && std::strcmp(s, "openmp") == 0;
+}()};
+
+}  // namespace
+
+bool threading_is_openmp() { return g_openmp.load(std::memory_order_relaxed); }
+
+std::string cpu_threading() { return threading_is_openmp() ? "openmp" : "pool"; }
+
+std::string set_cpu_threading(const std::string& runtime) {
+  TORCH_CHECK(runtime == "pool" || runtime == "openmp",
+              "set_cpu_threading: expected \"pool\" or \"openmp\", got \"", runtime, "\"");
+  return g_openmp.exchange(runtime == "openmp") ? "openmp" : "pool";
+}
+
+void set_slow_thread_op(int64_t thread, double factor) { set_slow_thread(static_cast<int>(thread), factor); }
+
+std::vector<int64_t> thread_pool_stats_op(bool reset) {
+  const ThreadPoolStats s = thread_pool_stats(reset);
+  return {static_cast<int64_t>(s.calls), static_cast<int64_t>(s.waited_calls), static_cast<int64_t>(s.wait_ns),
+          static_cast<int64_t>(s.worker_tasks), static_cast<int64_t>(s.tasks)};
+}
+
+}  // namespace sqbert

@@ -1,0 +1,145 @@
+"""The ops' thread pool (csrc/operators/thread_pool.h): every op gives the
+same bits on 1, 2 and 3 threads, on the pool and on at::parallel_for, with
+a simulated slow thread, from concurrent Python threads and in a forked
+child; the runtime switch."""
+import multiprocessing
+import threading
+
+import pytest
+import torch
+
+import sqbert_kernels as sk
+
+
+@pytest.fixture
+def threads_restored():
+    previous = torch.get_num_threads(), sk.cpu_threading()
+    yield
+    torch.set_num_threads(previous[0])
+    sk.set_cpu_threading(previous[1])
+    sk.ops._set_slow_thread(1, 1.0)
+
+
+def op_cases():
+    """{name: fn()}: each op on sizes with many tasks (two batch entries,
+    ragged lengths)."""
+    g = torch.Generator().manual_seed(0)
+
+    def rand(*shape):
+        return torch.randn(*shape, generator=g)
+
+    out = {}
+    x = rand(2, 256, 200)
+    w = rand(512, 64, 1) / 8
+    b = rand(512)
+    packed = sk.pack_pw_weight(w, b, 4)
+    out["conv"] = lambda: sk.grouped_pw_conv(x, w, b, 4)
+    out["conv packed gelu"] = lambda: sk.grouped_pw_conv_packed(x, packed, 512, "gelu")
+    w2 = rand(256, 128, 1) / 11
+    packed2 = sk.pack_pw_weight(w2, None, 4)
+    out["ffn packed"] = lambda: sk.grouped_pw_ffn_packed(x, packed, packed2, 512, 256, "gelu")
+    q8 = sk.quantize_pw_weight(w, b, 4)
+    out["conv q8"] = lambda: sk.grouped_pw_conv_q8(x, q8, 512, "gelu")
+    q, k, v = (rand(2, 192, 300) for _ in range(3))
+    mask = rand(2, 1, 1, 300)
+    out["attention"] = lambda: sk.fused_attention(q, k, v, mask, 6)
+    xl, gamma, beta = rand(3, 192, 700), rand(192), rand(192)
+    residual = xl.flip(2)
+    out["add_layernorm"] = lambda: sk.add_layernorm(xl, residual, gamma, beta, 1e-12)
+    return out
+
+
+CASES = op_cases()
+
+
+def one_thread(fn):
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return fn()
+    finally:
+        torch.set_num_threads(previous)
+
+
+EXPECTED = {name: one_thread(fn) for name, fn in CASES.items()}
+
+
+@pytest.mark.parametrize("runtime", ["pool", "openmp"])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("slow", [1.0, 3.0])
+def test_same_bits_on_any_thread_count(threads_restored, runtime, threads, slow):
+    sk.set_cpu_threading(runtime)
+    torch.set_num_threads(threads)
+    sk.ops._set_slow_thread(1, slow)
+    for name, fn in CASES.items():
+        for _ in range(3):
+            assert torch.equal(fn(), EXPECTED[name]), (name, runtime, threads, slow)
+
+
+def test_runtime_switch(threads_restored):
+    assert sk.cpu_threading() == "pool"
+    assert sk.set_cpu_threading("openmp") == "pool"
+    assert sk.cpu_threading() == "openmp"
+    assert sk.set_cpu_threading("pool") == "openmp"
+    with pytest.raises(RuntimeError, match="set_cpu_threading"):
+        sk.set_cpu_threading("tbb")
+
+
+def test_workers_take_tasks(threads_restored):
+    torch.set_num_threads(2)
+    sk.ops._thread_pool_stats(reset=True)
+    for _ in range(20):
+        CASES["conv packed gelu"]()
+    stats = sk.ops._thread_pool_stats(reset=True)
+    assert stats["calls"] == 20
+    assert stats["tasks"] > 0 and stats["worker_tasks"] <= stats["tasks"]
+    torch.set_num_threads(1)
+    CASES["conv packed gelu"]()
+    assert sk.ops._thread_pool_stats()["calls"] == 0  # one thread: inline, no pool
+
+
+@pytest.mark.parametrize("slow", [1.0, 2.0])
+def test_concurrent_python_callers(threads_restored, slow):
+    torch.set_num_threads(2)
+    sk.ops._set_slow_thread(1, slow)
+    names = list(CASES)
+    errors = []
+
+    def worker(i):
+        try:
+            for j in range(15):
+                name = names[(i + j) % len(names)]
+                assert torch.equal(CASES[name](), EXPECTED[name]), name
+        except Exception as e:  # noqa: BLE001  (reported below, in the main thread)
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+
+
+def _child(queue):
+    # torch's own OpenMP regions hang in a child forked after the parent used
+    # them (libgomp): the ops run on two threads, the comparison on one.
+    torch.set_num_threads(2)
+    outputs = {name: fn() for name, fn in CASES.items()}
+    torch.set_num_threads(1)
+    queue.put(all(torch.equal(y, EXPECTED[name]) for name, y in outputs.items()))
+
+
+def test_forked_child_runs_the_ops(threads_restored):
+    torch.set_num_threads(2)
+    CASES["attention"]()  # the parent's pool has its workers
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_child, args=(queue,))
+    child.start()
+    child.join(timeout=120)
+    if child.exitcode is None:
+        child.kill()
+        child.join()
+    assert child.exitcode == 0
+    assert queue.get(timeout=5)
