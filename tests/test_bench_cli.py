@@ -1,4 +1,5 @@
 """sqbert-bench's command line and its noise verdict (fast: no model timed)."""
+import importlib.util
 import json
 import sys
 
@@ -18,6 +19,8 @@ from sqbert_kernels.bench import cli, noise
     (["--length", "16", "513"], "over the model's max_position_embeddings (512)"),
     (["--rounds", "x"], "invalid int value"),
     (["--checkpoint", "/nonexistent/folder"], "expected a folder with config.json"),
+    (["--mixed-rounds", "0"], "--mixed-rounds must be at least 1"),
+    (["--skip", "mixd"], "invalid choice: 'mixd'"),
 ])
 def test_bad_values_are_argparse_errors(argv, message, capsys):
     with pytest.raises(SystemExit) as e:
@@ -28,7 +31,15 @@ def test_bad_values_are_argparse_errors(argv, message, capsys):
 
 
 def test_long_lengths_allowed_without_the_model():
+    # The mixed section is not swept over --length: it pads to 128 whatever it is.
     assert cli.parse_args(["--length", "1024", "--skip", "model"]).length == [1024]
+
+
+def test_mixed_rounds_default_and_skip():
+    assert cli.parse_args([]).mixed_rounds == 2
+    assert cli.parse_args(["--rounds", "1"]).mixed_rounds == 1
+    assert cli.parse_args(["--mixed-rounds", "5"]).mixed_rounds == 5
+    assert cli.parse_args(["--skip", "mixed"]).skip == ["mixed"]
 
 
 def test_version(capsys):
@@ -46,6 +57,7 @@ def test_help_shows_defaults(capsys, monkeypatch):
     out = " ".join(capsys.readouterr().out.split())
     for default in ("(default: 15)", "(default: [1, 2])", "(default: sqbert-bench.json)", "(default: sqbert-bench.png)"):
         assert default in out
+    assert "mixed: the whole model on a batch of 32" in out and "log-normal lengths (median 25, sigma 0.6" in out
 
 
 def test_spreads_and_warnings_on_synthetic_timings():
@@ -79,7 +91,7 @@ def test_more_threads_slower_than_fewer_is_noise():
 
 def test_tiny_run_writes_json_with_spreads(tmp_path, capsys):
     out = tmp_path / "r.json"
-    assert cli.main(["--skip", "model", "conv", "--rounds", "2", "--length", "16", "--threads", "1",
+    assert cli.main(["--skip", "model", "conv", "mixed", "--rounds", "2", "--length", "16", "--threads", "1",
                      "--json", str(out), "--png", str(tmp_path / "r.png"),
                      "--markdown", str(tmp_path / "r.md")]) == 0
     data = json.loads(out.read_text())
@@ -144,7 +156,7 @@ def test_int8_rows_in_the_json_tables_and_chart(tmp_path, monkeypatch):
     monkeypatch.setattr(sections, "SQUEEZEBERT_CONVS", [(64, 256, 4)])
     checkpoint = _tiny_checkpoint(tmp_path / "checkpoint")
     out, md = tmp_path / "r.json", tmp_path / "r.md"
-    assert cli.main(["--skip", "attention", "--rounds", "2", "--length", "16", "--threads", "1", "--onnx",
+    assert cli.main(["--skip", "attention", "mixed", "--rounds", "2", "--length", "16", "--threads", "1", "--onnx",
                      "--checkpoint", checkpoint, "--json", str(out), "--png", str(tmp_path / "r.png"),
                      "--markdown", str(md)]) == 0
     data = json.loads(out.read_text())
@@ -161,3 +173,75 @@ def test_int8_rows_in_the_json_tables_and_chart(tmp_path, monkeypatch):
     text = md.read_text()
     assert "sqbert int8 x faster than sqbert packed" in text and "sqbert int8 x faster than it" in text
     assert "| sqbert int8 |" in text
+
+
+def test_mixed_lengths_like_sentence_classification():
+    from sqbert_kernels.bench import mixed_lengths
+
+    lengths = mixed_lengths()
+    assert lengths == mixed_lengths() and len(lengths) == 32  # a fixed seed
+    assert all(3 <= n <= 128 for n in lengths)
+    assert 20 <= sum(lengths) / 32 <= 40 and sum(10 <= n <= 60 for n in lengths) >= 24
+    many = mixed_lengths(20000)  # the distribution: mean ~30, most 10-60, a tail to 128
+    assert 28 <= sum(many) / len(many) <= 32
+    assert 0.8 <= sum(10 <= n <= 60 for n in many) / len(many) <= 0.95
+    assert 0.002 <= sum(n > 100 for n in many) / len(many) <= 0.05 and max(many) == 128
+
+
+def test_mixed_case_pads_on_the_right_and_agrees(tmp_path, monkeypatch):
+    """The unpadded and padded runs of this package's model give the same
+    outputs at the real tokens, as Hugging Face's does; ONNX Runtime is
+    skipped naming its install command where it is missing."""
+    import torch
+
+    from sqbert_kernels.bench import mixed_case
+    from sqbert_kernels.bench.cases import mixed_inputs
+
+    checkpoint = _tiny_checkpoint(tmp_path)
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    case = mixed_case(checkpoint, onnx=True, progress=lambda s: None)
+    assert list(case.candidates) == ["sqbert_kernels", "sqbert_kernels padded", "sqbert int8", "HF SqueezeBERT",
+                                     "HF BERT (2 layers, 64)"]
+    assert "pip install onnxruntime onnx" in case.skipped["ONNX Runtime (HF SqueezeBERT)"]
+    assert case.padded_length == 128 and max(case.lengths) < 128 and "seed 0" in case.label
+    ids, mask, additive = mixed_inputs(case.lengths, 128, 100)
+    assert (mask.sum(1).tolist() == case.lengths and (ids[mask == 0] == 0).all()
+            and (mask[:, :-1] >= mask[:, 1:]).all())  # right padding
+    assert additive.shape == (32, 1, 1, 128) and (additive[:, 0, 0][mask == 1] == 0).all()
+    with torch.no_grad():
+        outs = {name: case.candidates[name]().last_hidden_state
+                for name in ("sqbert_kernels", "sqbert_kernels padded", "HF SqueezeBERT")}
+    real = mask.bool()
+    for name in ("sqbert_kernels padded", "HF SqueezeBERT"):
+        torch.testing.assert_close(outs["sqbert_kernels"][real], outs[name][real], rtol=1e-4, atol=1e-4)
+
+
+def test_mixed_section_in_the_json_tables_and_chart(tmp_path):
+    """The mixed section alone on a tiny checkpoint: ms, sequences per
+    second and speedups per thread count, ONNX Runtime on the export with an
+    attention_mask input where it is installed."""
+    checkpoint = _tiny_checkpoint(tmp_path / "checkpoint")
+    out, md, png = tmp_path / "r.json", tmp_path / "r.md", tmp_path / "r.png"
+    assert cli.main(["--skip", "conv", "attention", "model", "--rounds", "2", "--threads", "1", "2", "--onnx",
+                     "--checkpoint", checkpoint, "--json", str(out), "--png", str(png), "--markdown", str(md)]) == 0
+    data = json.loads(out.read_text())
+    assert data["rounds"]["mixed"] == 2 and data["model"] == [] and len(data["mixed"]) == 2
+    onnx_name = "ONNX Runtime (HF SqueezeBERT)"
+    for row, nthreads in zip(data["mixed"], (1, 2)):
+        assert row["threads"] == nthreads and row["batch"] == 32 and row["length"] == 128
+        assert row["tokens"] == sum(row["lengths"]) < 32 * 128
+        names = {"sqbert_kernels", "sqbert_kernels padded", "sqbert int8", "HF SqueezeBERT", "HF BERT (2 layers, 64)"}
+        assert names <= set(row["ms"]) and onnx_name in set(row["ms"]) | set(row["skipped"])
+        assert set(row["spread"]) == set(row["ms"]) == set(row["seq_per_s"])
+        for name, ms in row["ms"].items():
+            assert row["seq_per_s"][name] == pytest.approx(32 / (ms / 1e3))
+        assert row["speedup"]["sqbert_kernels"]["sqbert_kernels padded"] == pytest.approx(
+            row["ms"]["sqbert_kernels padded"] / row["ms"]["sqbert_kernels"])
+        assert row["speedup"]["sqbert int8"]["HF SqueezeBERT"] == pytest.approx(
+            row["ms"]["HF SqueezeBERT"] / row["ms"]["sqbert int8"])
+    if importlib.util.find_spec("onnxruntime") and importlib.util.find_spec("onnx"):
+        assert onnx_name in data["mixed"][0]["ms"]
+    text = md.read_text()
+    assert "| threads | B | L (padded) | model | ms | sequences/s | sqbert_kernels x faster than it |" in text
+    assert "| 2 | 32 | 128 | sqbert_kernels padded |" in text and "log-normal lengths" in text
+    assert png.stat().st_size > 0

@@ -6,7 +6,8 @@ import os
 import tempfile
 import warnings
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Optional
+import math
+from typing import Callable, Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -28,6 +29,8 @@ class Case:
     model_flops: Dict[str, int] = field(default_factory=dict)  # per candidate, where they differ
     skipped: Dict[str, str] = field(default_factory=dict)  # baseline left out -> why, and the command adding it
     label: str = ""  # what the case is, for the section's title (the model's depth and width)
+    lengths: List[int] = field(default_factory=list)  # the mixed-lengths case's sequence lengths (real tokens)
+    padded_length: int = 0  # and the length they are padded to
 
 
 BENCH_EXTRA = 'pip install ".[bench]"'
@@ -176,6 +179,111 @@ def model_case(batch: int, length: int, checkpoint: Optional[str] = None, compil
     return case
 
 
+# The mixed-lengths case: sentence-classification batches (SST-2, MRPC, QQP
+# sentences, [CLS] and [SEP] included), most 10-60 tokens, a tail to 128.
+MIXED_BATCH, MIXED_LENGTH, MIXED_SEED = 32, 128, 0
+MIXED_MEDIAN, MIXED_SIGMA, MIXED_MIN = 25.0, 0.6, 3
+MIXED_DISTRIBUTION = (f"log-normal lengths (median {MIXED_MEDIAN:g}, sigma {MIXED_SIGMA:g}: mean "
+                      f"{MIXED_MEDIAN * math.exp(MIXED_SIGMA ** 2 / 2):.0f}), rounded, clipped to "
+                      f"{MIXED_MIN}..{MIXED_LENGTH}")
+
+
+def mixed_lengths(batch: int = MIXED_BATCH, length: int = MIXED_LENGTH, seed: int = MIXED_SEED) -> List[int]:
+    """Sequence lengths like a sentence-classification set's: exp(N(log 25,
+    0.6^2)) rounded and clipped to 3 ([CLS], a word, [SEP]) .. length, drawn
+    with a fixed seed (the same on every machine: torch's CPU generator)."""
+    g = torch.Generator().manual_seed(seed)
+    drawn = torch.exp(math.log(MIXED_MEDIAN) + MIXED_SIGMA * torch.randn(batch, generator=g, dtype=torch.float64))
+    return drawn.round().clamp(min(MIXED_MIN, length), length).long().tolist()
+
+
+def mixed_inputs(lengths: List[int], length: int, vocab_size: int, seed: int = MIXED_SEED):
+    """A tokenizer's right-padded batch: input_ids [B, length] (random words,
+    [CLS] 101 first and [SEP] 102 last where the vocabulary has them, 0 on
+    padding), its 2-D attention_mask (1 real, 0 padding), and the same mask
+    as transformers' 4-D additive one ([B, 1, 1, length], 0 keep, float32
+    min on padding)."""
+    g = torch.Generator().manual_seed(seed + 1)
+    batch = len(lengths)
+    ids = torch.randint(1, min(vocab_size, 30522), (batch, length), generator=g)
+    mask = (torch.arange(length)[None] < torch.tensor(lengths)[:, None]).long()
+    if vocab_size > 102:
+        ids[:, 0] = 101
+        ids[torch.arange(batch), torch.tensor(lengths) - 1] = 102
+    ids = ids * mask
+    additive = ((1.0 - mask.float()) * torch.finfo(torch.float32).min)[:, None, None, :]
+    return ids, mask, additive
+
+
+def mixed_case(checkpoint: Optional[str] = None, onnx: bool = False, threads: Optional[List[int]] = None,
+               progress=print, batch: int = MIXED_BATCH, length: int = MIXED_LENGTH, seed: int = MIXED_SEED) -> Case:
+    """The whole model on a batch of mixed lengths (mixed_lengths), padded
+    to `length` on the right as a tokenizer pads: this package's model with
+    the 2-D attention_mask (it runs the real tokens only), with the same
+    mask as a 4-D additive one (its padded path, every position:
+    "sqbert_kernels padded"), its int8 copy (sk.quantize, 2-D mask), and
+    where transformers is installed Hugging Face's SqueezeBERT on the same
+    weights and a BERT of the same depth and width (as in model_case); with
+    onnx, ONNX Runtime on HF SqueezeBERT's export with an attention_mask
+    input, a session per thread count in `threads` (default: torch's
+    current one)."""
+    if checkpoint:
+        ours = SqueezeBertModel.from_pretrained(checkpoint)
+    else:
+        ours = SqueezeBertModel(SqueezeBertConfig(vocab_size=30528)).eval()
+    cfg = ours.config
+    length = min(length, cfg.max_position_embeddings)
+    lengths = mixed_lengths(batch, length, seed)
+    ids, mask, additive = mixed_inputs(lengths, length, cfg.vocab_size, seed)
+    ours_int8 = quantize(copy.deepcopy(ours))
+    case = Case(f"mixed lengths B{batch} L{length}", 0, lengths=lengths, padded_length=length)
+    case.candidates = {
+        "sqbert_kernels": lambda: ours(ids, attention_mask=mask),
+        "sqbert_kernels padded": lambda: ours(ids, attention_mask=additive),
+        "sqbert int8": lambda: ours_int8(ids, attention_mask=mask),
+    }
+    base = (cfg.num_hidden_layers, cfg.hidden_size, cfg.intermediate_size, cfg.num_attention_heads) == (12, 768, 3072, 12)
+    base = base and not checkpoint
+    bert_name = "HF BERT-base" if base else f"HF BERT ({cfg.num_hidden_layers} layers, {cfg.hidden_size})"
+    tokens = sum(lengths)
+    in_range = sum(10 <= n <= 60 for n in lengths)
+    case.label = (("whole base model" if base else f"whole model (checkpoint: {cfg.num_hidden_layers} layers, "
+                   f"hidden {cfg.hidden_size})")
+                  + f", B{batch} of mixed lengths right-padded to {length}: {MIXED_DISTRIBUTION}, seed {seed}; "
+                  f"mean {tokens / batch:.1f}, {in_range} of {batch} in 10..60, longest {max(lengths)}; "
+                  f"{tokens} real tokens of {batch * length} ({tokens / (batch * length):.0%})")
+    onnx_name = "ONNX Runtime (HF SqueezeBERT)"
+    try:
+        import transformers
+    except ImportError:
+        why = f"transformers not installed: {BENCH_EXTRA}"
+        case.skipped.update({"HF SqueezeBERT": why, bert_name: why})
+        if onnx:
+            case.skipped[onnx_name] = why
+        progress(f"  (Hugging Face SqueezeBERT and {bert_name} skipped: {why})")
+        return case
+    transformers.logging.set_verbosity_error()
+    hf = transformers.SqueezeBertModel(transformers.SqueezeBertConfig(**vars(cfg))).eval()
+    hf.load_state_dict(ours.state_dict())
+    shape = dict(num_hidden_layers=cfg.num_hidden_layers, hidden_size=cfg.hidden_size,
+                 intermediate_size=cfg.intermediate_size, num_attention_heads=cfg.num_attention_heads,
+                 vocab_size=cfg.vocab_size, max_position_embeddings=cfg.max_position_embeddings)
+    bert = transformers.BertModel(transformers.BertConfig(**shape), add_pooling_layer=True).eval()
+    case.candidates["HF SqueezeBERT"] = lambda: hf(ids, attention_mask=mask)
+    case.candidates[bert_name] = lambda: bert(ids, attention_mask=mask)
+    if onnx:
+        sessions = _onnx_sessions([(hf, {onnx_name: False})], ids, progress, attention_mask=mask,
+                                  threads=threads or [torch.get_num_threads()])
+        if sessions is None:
+            case.skipped[onnx_name] = f"onnxruntime or onnx not installed: {ONNX_INSTALL}"
+        else:
+            feed = {"input_ids": ids.numpy(), "attention_mask": mask.numpy()}
+            by_threads = sessions[onnx_name]
+            # The session made for torch's thread count at the time of the call.
+            case.candidates[onnx_name] = lambda: by_threads[torch.get_num_threads()].run(None, feed)
+    return case
+
+
 def _torch_int8(model):
     """A copy of model with its nn.Linear layers quantized dynamically to int8
     for FBGEMM (torch.ao.quantization, deprecated but still in torch), or
@@ -198,23 +306,25 @@ def _torch_int8(model):
 
 
 class _ByKeyword(torch.nn.Module):
-    """model(input_ids=ids) as a tuple: transformers 5's BertModel, traced for
-    the ONNX export, refuses the positional call ("got multiple values for
-    argument 'use_cache'")."""
+    """model(input_ids=ids[, attention_mask=mask]) as a tuple: transformers
+    5's BertModel, traced for the ONNX export, refuses the positional call
+    ("got multiple values for argument 'use_cache'")."""
 
     def __init__(self, model):
         super().__init__()
         self.model = model
 
-    def forward(self, ids):
-        return self.model(input_ids=ids, return_dict=False)
+    def forward(self, ids, attention_mask=None):
+        return self.model(input_ids=ids, attention_mask=attention_mask, return_dict=False)
 
 
-def _onnx_sessions(exports, ids, progress):
+def _onnx_sessions(exports, ids, progress, attention_mask=None, threads=None):
     """ONNX Runtime sessions on [(model, {name: int8?})]: the model exported,
     and for int8 that export quantized by onnxruntime's quantize_dynamic
     (int8 weights, activations quantized as it runs); None when onnxruntime
-    or onnx is not installed."""
+    or onnx is not installed. With attention_mask the export takes it as a
+    second input, "attention_mask". Each session runs torch's current thread
+    count, or with threads (a list of counts) sessions[name] is {count: session}."""
     try:
         import onnx  # noqa: F401  (torch.onnx.export writes with it)
         import onnxruntime
@@ -222,19 +332,25 @@ def _onnx_sessions(exports, ids, progress):
     except ImportError:
         progress(f"  (ONNX Runtime skipped: onnxruntime or onnx not installed: {ONNX_INSTALL})")
         return None
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = torch.get_num_threads()
+    def session(path, nthreads):
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = nthreads
+        return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
+    args, names_in = ((ids,), ["input_ids"]) if attention_mask is None else \
+        ((ids, attention_mask), ["input_ids", "attention_mask"])
     sessions = {}
     # A session holds its model once built: the files (GBs over a full matrix) need not stay.
     with tempfile.TemporaryDirectory() as folder:
         for i, (model, names) in enumerate(exports):
             path = os.path.join(folder, f"{i}.onnx")
-            torch.onnx.export(_ByKeyword(model), (ids,), path, input_names=["input_ids"], dynamo=False)
+            torch.onnx.export(_ByKeyword(model), args, path, input_names=names_in, dynamo=False)
             for name, int8 in names.items():
                 if int8:
                     quantize_dynamic(path, path + ".int8", weight_type=QuantType.QInt8)
-                sessions[name] = onnxruntime.InferenceSession(path + ".int8" if int8 else path, options,
-                                                              providers=["CPUExecutionProvider"])
+                file = path + ".int8" if int8 else path
+                sessions[name] = (session(file, torch.get_num_threads()) if threads is None
+                                  else {t: session(file, t) for t in threads})
     return sessions
 
 

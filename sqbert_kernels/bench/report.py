@@ -29,7 +29,7 @@ def _ratio(speedup: dict, name: str) -> str:
 
 
 def markdown_tables(conv: List[dict], attention: List[dict], models: List[dict], info: Optional[dict] = None,
-                    verdict: Optional[dict] = None) -> str:
+                    verdict: Optional[dict] = None, mixed: Optional[List[dict]] = None) -> str:
     """The results as the README's tables, one per section that ran."""
     tables = []
     if info:
@@ -49,6 +49,19 @@ def markdown_tables(conv: List[dict], attention: List[dict], models: List[dict],
                      for name, why in r.get("skipped", {}).items()]
         tables.append([f"{models[0].get('model', 'whole model')}:", "",
                        "| threads | B | L | model | GFLOP | ms | sqbert_kernels x faster than it | "
+                       "sqbert int8 x faster than it | spread |",
+                       "|---|---|---|---|---|---|---|---|---|"] + rows)
+    if mixed:
+        rows = []
+        for r in mixed:
+            s, q = r["speedup"]["sqbert_kernels"], r["speedup"]["sqbert int8"]
+            rows += [f"| {r['threads']} | {r['batch']} | {r['length']} | {name} | {ms:.1f} | "
+                     f"{r['seq_per_s'][name]:.1f} | {_ratio(s, name)} | {_ratio(q, name)} | "
+                     f"{r['spread'][name] or 1:.2f}x |" for name, ms in r["ms"].items()]
+            rows += [f"| {r['threads']} | {r['batch']} | {r['length']} | {name} | | | skipped: {why} | | |"
+                     for name, why in r.get("skipped", {}).items()]
+        tables.append([f"Mixed lengths, {mixed[0]['model']}:", "",
+                       "| threads | B | L (padded) | model | ms | sequences/s | sqbert_kernels x faster than it | "
                        "sqbert int8 x faster than it | spread |",
                        "|---|---|---|---|---|---|---|---|---|"] + rows)
     if conv:
@@ -85,17 +98,22 @@ def markdown_tables(conv: List[dict], attention: List[dict], models: List[dict],
 
 
 def draw_chart(path: str, conv: List[dict], attention: List[dict], models: List[dict], info: Optional[dict] = None,
-               verdict: Optional[dict] = None) -> None:
+               verdict: Optional[dict] = None, mixed: Optional[List[dict]] = None) -> None:
     """Latency per model (bars labelled with the speedup over each of
-    sqbert_kernels, or of sqbert int8 for an int8 model), and per-op GFLOP/s
-    (GOP/s for int8) against the sgemm ceiling; the title names the machine,
-    and a noisy run is marked in red."""
+    sqbert_kernels, or of sqbert int8 for an int8 model), per-op GFLOP/s
+    (GOP/s for int8) against the sgemm ceiling, and where the mixed section
+    ran, sequences per second per model (labelled likewise); the title names
+    the machine, and a noisy run is marked in red."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 6.2))
+    if mixed:
+        fig, (left, right, third) = plt.subplots(1, 3, figsize=(21, 6.2))
+        _mixed_panel(third, mixed)
+    else:
+        fig, (left, right) = plt.subplots(1, 2, figsize=(14, 6.2))
     names = list(dict.fromkeys(n for r in models for n in r["ms"]))
     groups = [f"t{r['threads']} B{r['batch']} L{r['length']}\nspread {_spread(r)}" for r in models]
     width = 0.8 / max(1, len(names))
@@ -150,3 +168,26 @@ def draw_chart(path: str, conv: List[dict], attention: List[dict], models: List[
     fig.tight_layout(rect=(0, 0.09 if banner else 0, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _mixed_panel(ax, mixed: List[dict]) -> None:
+    """Sequences per second of each model on the mixed-lengths batch, per
+    thread count; bars labelled with sqbert_kernels x faster than a float32
+    model (sqbert int8 than an int8 one)."""
+    names = list(dict.fromkeys(n for r in mixed for n in r["ms"]))
+    width = 0.8 / max(1, len(names))
+    for i, name in enumerate(names):
+        xs = [g + i * width for g in range(len(mixed))]
+        bars = ax.bar(xs, [r["seq_per_s"].get(name, 0) for r in mixed], width, label=name)
+        ours = "sqbert int8" if "int8" in name else "sqbert_kernels"
+        if name != ours:
+            ax.bar_label(bars, [f"{r['speedup'][ours][name]:.2f}x" if name in r["ms"] else "" for r in mixed],
+                         fontsize=7)
+    ax.set_xticks([g + 0.4 - width / 2 for g in range(len(mixed))],
+                  [f"t{r['threads']} B{r['batch']} L{r['length']}\nspread {_spread(r)}" for r in mixed], fontsize=8)
+    ax.set_ylabel("sequences per second (batch / median time)")
+    r = mixed[0]
+    ax.set_title(f"Mixed lengths: B{r['batch']}, {r['tokens']} real tokens of {r['batch'] * r['length']}, "
+                 "right-padded\n(bar labels: sqbert_kernels x faster than a float32 model, sqbert int8 than an int8 one)",
+                 fontsize=10)
+    ax.legend(fontsize=8)

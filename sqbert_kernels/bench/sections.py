@@ -1,4 +1,5 @@
-"""The report's sections (convolutions, attention, whole model): each sweeps
+"""The report's sections (convolutions, attention, whole model, whole model
+on a batch of mixed lengths): each sweeps
 its cases over thread counts, batches and lengths, and returns a row of
 results per case, printing a line per row as it goes.
 
@@ -14,8 +15,8 @@ from typing import Dict, List
 import torch
 
 from . import noise
-from .cases import SQUEEZEBERT_CONVS, attention_case, conv_case, model_case, sgemm_case
-from .timing import medians, time_case_rounds
+from .cases import SQUEEZEBERT_CONVS, attention_case, conv_case, mixed_case, model_case, sgemm_case
+from .timing import calibrate, medians, time_case_rounds
 
 SGEMM = "torch.mm 1024^3"
 
@@ -101,6 +102,50 @@ def format_model_row(row: dict) -> str:
     skipped = "".join(f" | {k} skipped ({why})" for k, why in row.get("skipped", {}).items())
     return (f"  model t{row['threads']} B{row['batch']} L{row['length']}: " + " | ".join(cells) + skipped
             + " | " + _spread_cell(row))
+
+
+@torch.no_grad()
+def mixed_report(threads: List[int], rounds: int, checkpoint=None, onnx=False, progress=print) -> List[dict]:
+    """The mixed-lengths case (cases.mixed_case) at each thread count: ms and
+    sequences per second (batch / median time). The case is built once and
+    each candidate called once untimed (its warm-up and calibration) before
+    the rounds of the first thread count: at batch 32 a call of the
+    baselines takes seconds."""
+    torch.set_num_threads(threads[0])
+    case = mixed_case(checkpoint, onnx, threads, progress)
+    batch, length = len(case.lengths), case.padded_length
+    rows, calls = [], None
+    for nthreads in threads:
+        torch.set_num_threads(nthreads)
+        if calls is None:
+            calls = calibrate(case, warmup=False)
+        else:  # a fresh ONNX Runtime session for this thread count
+            for name, fn in case.candidates.items():
+                if name.startswith("ONNX Runtime"):
+                    fn()
+        samples = time_case_rounds(case, rounds, calls=calls)
+        times = medians(samples)
+        spread = noise.spreads(samples)
+        ms = {k: v * 1e3 for k, v in times.items()}
+        row = {"case": case.name, "model": case.label, "threads": nthreads, "batch": batch, "length": length,
+               "lengths": case.lengths, "tokens": sum(case.lengths), "rounds": rounds, "ms": ms,
+               "seq_per_s": {k: batch / v for k, v in times.items()},
+               "speedup": speedups(ms, ["sqbert_kernels", "sqbert int8"]), "skipped": case.skipped,
+               "spread": spread, "warnings": noise.row_warnings(spread)}
+        rows.append(row)
+        progress(format_mixed_row(row))
+    return rows
+
+
+def format_mixed_row(row: dict) -> str:
+    def faster(name):
+        ratios = [f"{ours} {s[name]:.2f}x" for ours, s in row["speedup"].items() if name in s]
+        return f" ({', '.join(ratios)} faster)" if ratios else ""
+
+    cells = [f"{k} {v:.1f} ms {row['seq_per_s'][k]:.1f} seq/s" + faster(k) for k, v in row["ms"].items()]
+    skipped = "".join(f" | {k} skipped ({why})" for k, why in row.get("skipped", {}).items())
+    return (f"  mixed t{row['threads']} B{row['batch']} L{row['length']} ({row['tokens']} real tokens): "
+            + " | ".join(cells) + skipped + " | " + _spread_cell(row))
 
 
 @torch.no_grad()

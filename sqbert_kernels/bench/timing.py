@@ -2,20 +2,33 @@
 round, medians (and each candidate's seconds per round, for the spread)."""
 import statistics
 import time
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from .cases import Case
 
 
-def time_case_rounds(case: Case, rounds: int, min_round_s: float = 0.02) -> Dict[str, List[float]]:
-    """Seconds per call of each candidate in each round, rounds interleaved."""
+def calibrate(case: Case, min_round_s: float = 0.02, warmup: bool = True) -> Dict[str, int]:
+    """Calls per round of each candidate (enough for min_round_s), from one
+    timed call after a warm-up call (pack, allocate, pick algorithms); with
+    warmup=False the timed call is the warm-up too (for long calls, where
+    the first one's extra work is small and a second call costs seconds)."""
     calls = {}
     for name, fn in case.candidates.items():
-        fn()  # warm up (and pack, allocate, pick algorithms)
+        if warmup:
+            fn()
         start = time.perf_counter()
         fn()
         once = time.perf_counter() - start
         calls[name] = max(1, int(min_round_s / max(once, 1e-7)))
+    return calls
+
+
+def time_case_rounds(case: Case, rounds: int, min_round_s: float = 0.02,
+                     calls: Optional[Dict[str, int]] = None) -> Dict[str, List[float]]:
+    """Seconds per call of each candidate in each round, rounds interleaved;
+    calls per round from calibrate (warm-up included) unless given."""
+    if calls is None:
+        calls = calibrate(case, min_round_s)
     samples = {name: [] for name in case.candidates}
     for _ in range(rounds):
         for name, fn in case.candidates.items():
