@@ -1,7 +1,6 @@
 #include "thread_pool.h"
 
 #include <pthread.h>
-#include <sched.h>
 
 #include <algorithm>
 #include <atomic>
@@ -47,24 +46,12 @@ constexpr double kSpinMicroseconds = 50;
 // tasks at the end balance the threads.
 constexpr double kGuidedDivisor = 2;
 
-// After the spin, how long an idle worker keeps polling for the next call
-// with sched_yield between polls before it sleeps: a waiting thread that
-// gives its core to any other runnable thread at once, so it takes no time
-// from a neighbour or from OpenMP's threads, yet on an idle core wakes for
-// the next call in a microsecond, where a wake from sleep takes 50-300 us
-// on this machine's virtual CPUs (more than a small op's whole time).
-constexpr double kYieldMicroseconds = 2000;
-
-Clock::duration micros(double us) {
-  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::micro>(us));
-}
-
 struct Settings {
-  Clock::duration spin, yield;
+  Clock::duration spin;
   double guided;
   Settings()
-      : spin(micros(env_double("SQBERT_POOL_SPIN_US", kSpinMicroseconds))),
-        yield(micros(env_double("SQBERT_POOL_YIELD_US", kYieldMicroseconds))),
+      : spin(std::chrono::duration_cast<Clock::duration>(
+            std::chrono::duration<double, std::micro>(env_double("SQBERT_POOL_SPIN_US", kSpinMicroseconds)))),
         guided(env_double("SQBERT_POOL_GUIDED", kGuidedDivisor)) {}
 };
 const Settings& settings() {
@@ -201,16 +188,10 @@ class Pool {
   void worker_main(int id) {
     uint32_t seen = gen_.load(std::memory_order_acquire);
     for (;;) {
-      // The next job: spin a while, poll yielding a while, then sleep.
-      const Clock::time_point idle = Clock::now();
-      const Clock::time_point spin_until = idle + settings().spin, yield_until = idle + settings().yield;
-      for (Clock::time_point now = idle; gen_.load(std::memory_order_acquire) == seen && now < yield_until;
-           now = Clock::now()) {
-        if (now < spin_until) {
-          for (int i = 0; i < 16; i++) cpu_relax();
-        } else {
-          sched_yield();
-        }
+      // The next job: spin a while, then sleep.
+      const Clock::time_point spin_until = Clock::now() + settings().spin;
+      while (gen_.load(std::memory_order_acquire) == seen && Clock::now() < spin_until) {
+        for (int i = 0; i < 16; i++) cpu_relax();
       }
       if (gen_.load(std::memory_order_acquire) == seen) {
         std::unique_lock<std::mutex> lock(mutex_);
