@@ -77,15 +77,16 @@ def test_same_bits_on_any_thread_count(threads_restored, runtime, threads, slow)
 
 
 def test_runtime_switch(threads_restored):
+    assert sk.cpu_threading() == "openmp"  # the default (SQBERT_THREADS=pool picks the pool)
+    assert sk.set_cpu_threading("pool") == "openmp"
     assert sk.cpu_threading() == "pool"
     assert sk.set_cpu_threading("openmp") == "pool"
-    assert sk.cpu_threading() == "openmp"
-    assert sk.set_cpu_threading("pool") == "openmp"
     with pytest.raises(RuntimeError, match="set_cpu_threading"):
         sk.set_cpu_threading("tbb")
 
 
 def test_workers_take_tasks(threads_restored):
+    sk.set_cpu_threading("pool")
     torch.set_num_threads(2)
     sk.ops._thread_pool_stats(reset=True)
     for _ in range(20):
@@ -98,8 +99,10 @@ def test_workers_take_tasks(threads_restored):
     assert sk.ops._thread_pool_stats()["calls"] == 0  # one thread: inline, no pool
 
 
+@pytest.mark.parametrize("runtime", ["pool", "openmp"])
 @pytest.mark.parametrize("slow", [1.0, 2.0])
-def test_concurrent_python_callers(threads_restored, slow):
+def test_concurrent_python_callers(threads_restored, runtime, slow):
+    sk.set_cpu_threading(runtime)
     torch.set_num_threads(2)
     sk.ops._set_slow_thread(1, slow)
     names = list(CASES)
@@ -131,6 +134,7 @@ def _child(queue):
 
 
 def test_forked_child_runs_the_ops(threads_restored):
+    sk.set_cpu_threading("pool")
     torch.set_num_threads(2)
     CASES["attention"]()  # the parent's pool has its workers
     ctx = multiprocessing.get_context("fork")
