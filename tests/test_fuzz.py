@@ -57,9 +57,9 @@ def assert_same(got, want, rtol, atol):
     torch.testing.assert_close(got.double(), want, rtol=rtol, atol=atol, equal_nan=True)
 
 
-@FUZZ
-@given(data=st.data())
-def test_grouped_pw_conv(data):
+def draw_conv(data):
+    """x, weight, bias and groups of a drawn convolution: every size from 0,
+    sometimes special values in x."""
     torch.manual_seed(data.draw(st.integers(0, 2**31), label="seed"))
     groups = data.draw(st.integers(1, 4), label="groups")
     k = data.draw(st.integers(0, 13), label="in per group")
@@ -71,6 +71,14 @@ def test_grouped_pw_conv(data):
     b = torch.randn(groups * m) if data.draw(st.booleans(), label="bias") else None
     if data.draw(st.booleans(), label="special values"):
         x = specials(x, data, "x")
+    return x, w, b, groups
+
+
+@FUZZ
+@given(data=st.data())
+def test_grouped_pw_conv(data):
+    x, w, b, groups = draw_conv(data)
+    m = w.shape[0] // groups
     activation = data.draw(st.sampled_from(["none", "gelu"]), label="activation")
     isa = data.draw(st.sampled_from(sk.cpu_isas()), label="isa")
     packed = data.draw(st.booleans(), label="packed")
@@ -189,17 +197,8 @@ def test_grouped_pw_conv_q8(data):
     # The int8 convolution against its reference (the same scheme in stock
     # PyTorch), NaN where the reference has NaN: every int8 kernel, every
     # size, layout and special value the float op is fuzzed with.
-    torch.manual_seed(data.draw(st.integers(0, 2**31), label="seed"))
-    groups = data.draw(st.integers(1, 4), label="groups")
-    k = data.draw(st.integers(0, 13), label="in per group")
-    m = data.draw(st.integers(0, 17), label="out per group")
-    batch = data.draw(st.integers(0, 3), label="batch")
-    length = data.draw(st.integers(0, 41), label="length")
-    x = torch.randn(batch, groups * k, length)
-    w = torch.randn(groups * m, k, 1) / max(1, k) ** 0.5
-    b = torch.randn(groups * m) if data.draw(st.booleans(), label="bias") else None
-    if data.draw(st.booleans(), label="special values"):
-        x = specials(x, data, "x")
+    x, w, b, groups = draw_conv(data)
+    m = w.shape[0] // groups
     isa = data.draw(st.sampled_from(sk.cpu_isas("int8")), label="int8 isa")
     x_in = layout(x, data.draw(st.sampled_from(["contiguous", "offset", "strided"]), label="layout"))
     got = sk.grouped_pw_conv_q8(x_in, sk.quantize_pw_weight(w, b, groups, isa), groups * m)

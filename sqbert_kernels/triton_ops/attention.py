@@ -166,6 +166,19 @@ def _attention_config(L: int, D: int, programs_per_block: int, dtype: torch.dtyp
     return dict(BLOCK_Q=bq, BLOCK_KV=bkv, BLOCK_D=block_d, num_warps=warps, num_stages=stages)
 
 
+def _check_heads(op, channels, num_heads):
+    """The head dimension, after checking num_heads divides the channels
+    into heads the kernel can hold."""
+    _check(num_heads > 0, f"{op}: expected num_heads > 0, got {num_heads}")
+    _check(channels % num_heads == 0,
+           f"{op}: expected channels ({channels}) divisible by num_heads ({num_heads})")
+    d = channels // num_heads
+    _check(d <= MAX_HEAD_DIM,
+           f"{op}: expected a head dimension (channels / num_heads) of at most {MAX_HEAD_DIM} "
+           f"for the Triton kernel, got {d}")
+    return d
+
+
 def fused_attention(q: Tensor, k: Tensor, v: Tensor, mask: Optional[Tensor], num_heads: int) -> Tensor:
     """Multi-head attention on NCW ``[B, C, L]`` q, k, v, in Triton.
 
@@ -187,13 +200,7 @@ def fused_attention(q: Tensor, k: Tensor, v: Tensor, mask: Optional[Tensor], num
         _check_tensor(op, t, name, q.dtype)
         _check(t.shape == q.shape, f"{op}: expected {name} of the same shape as q {_shape(q)}, got {_shape(t)}")
     batch, channels, length = q.shape
-    _check(num_heads > 0, f"{op}: expected num_heads > 0, got {num_heads}")
-    _check(channels % num_heads == 0,
-           f"{op}: expected channels ({channels}) divisible by num_heads ({num_heads})")
-    d = channels // num_heads
-    _check(d <= MAX_HEAD_DIM,
-           f"{op}: expected a head dimension (channels / num_heads) of at most {MAX_HEAD_DIM} "
-           f"for the Triton kernel, got {d}")
+    d = _check_heads(op, channels, num_heads)
     full = [batch, num_heads, length, length]
     if mask is not None:
         _check(isinstance(mask, Tensor) and mask.dtype in _DTYPES,
@@ -290,13 +297,7 @@ def fused_attention_varlen(q: Tensor, k: Tensor, v: Tensor, seq_offsets: Tensor,
     _check(q.shape[0] == 1, f"{op}: expected q of shape [1, channels, total_length] (the sequences one after "
                             f"another in a batch of 1), got {_shape(q)}")
     _, channels, length = q.shape
-    _check(num_heads > 0, f"{op}: expected num_heads > 0, got {num_heads}")
-    _check(channels % num_heads == 0,
-           f"{op}: expected channels ({channels}) divisible by num_heads ({num_heads})")
-    d = channels // num_heads
-    _check(d <= MAX_HEAD_DIM,
-           f"{op}: expected a head dimension (channels / num_heads) of at most {MAX_HEAD_DIM} "
-           f"for the Triton kernel, got {d}")
+    d = _check_heads(op, channels, num_heads)
     _check_devices(op, q, k, v)
     max_length = _check_varlen_offsets(op, seq_offsets, q, length)
 
