@@ -244,4 +244,5 @@ def test_mixed_section_in_the_json_tables_and_chart(tmp_path):
     text = md.read_text()
     assert "| threads | B | L (padded) | model | ms | sequences/s | sqbert_kernels x faster than it |" in text
     assert "| 2 | 32 | 128 | sqbert_kernels padded |" in text and "log-normal lengths" in text
-    assert png.stat().st_size > 0
+    if importlib.util.find_spec("matplotlib"):  # the bench extra; without it the chart is skipped
+        assert png.stat().st_size > 0
