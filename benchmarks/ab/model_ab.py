@@ -2,7 +2,7 @@
 package (model.py and the modules it imports from the package, ops.py aside),
 on the installed extension: for changes on the Python side of the model.
 
-    python benchmarks/ab/model_ab.py OLD NEW [--batch 1] [--length 128] [--rounds 15] [--threads 1]
+    python benchmarks/ab/model_ab.py OLD NEW [--batch 1] [--length 128] [--rounds 15] [--threads 1] [--mask]
 
 OLD and NEW are git revisions, or `.` for the working tree. Each round
 times one forward of each (best of 5 calls), alternating which goes first;
@@ -62,6 +62,7 @@ def main():
     parser.add_argument("--length", type=int, default=128, help="sequence length (default 128)")
     parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds (default 15)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--mask", action="store_true", help="pass an attention_mask of ones (no padding)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -73,14 +74,15 @@ def main():
         models[key] = module.SqueezeBertModel(module.SqueezeBertConfig(**config)).eval()
     models["new"].load_state_dict(models["old"].state_dict())
     ids = torch.randint(1, 30522, (args.batch, args.length))
+    kwargs = {"attention_mask": torch.ones_like(ids)} if args.mask else {}
     times = {key: [] for key in models}
     with torch.no_grad():
-        outs = {key: m(ids).last_hidden_state for key, m in models.items()}
+        outs = {key: m(ids, **kwargs).last_hidden_state for key, m in models.items()}
         torch.testing.assert_close(outs["new"], outs["old"], rtol=1e-4, atol=1e-4)
         for r in range(args.rounds):
             order = ("old", "new") if r % 2 == 0 else ("new", "old")
             for key in order:
-                times[key].append(best_of(lambda: models[key](ids)))
+                times[key].append(best_of(lambda: models[key](ids, **kwargs)))
     med = {key: statistics.median(t) for key, t in times.items()}
     for key in ("old", "new"):
         rev = getattr(args, key)
