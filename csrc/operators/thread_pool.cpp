@@ -34,25 +34,17 @@ double env_double(const char* name, double fallback) {
   return end == s ? fallback : v;
 }
 
-// How long an idle worker, or a caller waiting for a claimed range, spins
+// How long an idle worker, or a caller waiting for a claimed task, spins
 // before it sleeps. Long enough to carry a worker from one op of a model to
 // the next (the Python between two ops: 10-40 us here); short enough not to
 // take a core from another process for long.
 constexpr double kSpinMicroseconds = 50;
 
-// Guided claims: a claim takes remaining / (kGuidedDivisor * threads) tasks,
-// at least one. Large first ranges keep a thread's tasks consecutive (the
-// kernels reuse a group's weights and a head's keys across them); the single
-// tasks at the end balance the threads.
-constexpr double kGuidedDivisor = 2;
-
 struct Settings {
   Clock::duration spin;
-  double guided;
   Settings()
       : spin(std::chrono::duration_cast<Clock::duration>(
-            std::chrono::duration<double, std::micro>(env_double("SQBERT_POOL_SPIN_US", kSpinMicroseconds)))),
-        guided(env_double("SQBERT_POOL_GUIDED", kGuidedDivisor)) {}
+            std::chrono::duration<double, std::micro>(env_double("SQBERT_POOL_SPIN_US", kSpinMicroseconds)))) {}
 };
 const Settings& settings() {
   static const Settings s;
@@ -81,6 +73,11 @@ std::atomic<unsigned long long> s_calls{0}, s_waited{0}, s_wait_ns{0}, s_worker_
 // (low 32 bits), so a worker late for one job can never claim from the next.
 constexpr uint64_t kLow = 0xffffffffu;
 inline uint64_t tag(uint32_t gen, uint64_t low) { return (static_cast<uint64_t>(gen) << 32) | low; }
+// A share of tasks [first, end), both below 2^32, in one word.
+inline uint64_t range(uint64_t first, uint64_t end) { return (first << 32) | end; }
+
+// Threads of one call at most (more are capped).
+constexpr int kMaxThreads = 64;
 
 class Pool {
  public:
@@ -97,14 +94,21 @@ class Pool {
     } catch (...) {  // no more threads: run on those there are
       threads = static_cast<int>(workers_.size()) + 1;
     }
+    threads = std::min(threads, kMaxThreads);
     const uint32_t gen = gen_.load(std::memory_order_relaxed) + 1;
     fn_.store(fn, std::memory_order_relaxed);
     ctx_.store(ctx, std::memory_order_relaxed);
     threads_.store(threads, std::memory_order_relaxed);
     finished_.store(0, std::memory_order_relaxed);
     error_ = nullptr;
+    // Thread t starts with the t-th contiguous share, as a static split
+    // gives it (its tasks share weights in cache); the slots of workers
+    // this job does not use are empty.
+    for (int t = 0; t < kMaxThreads; t++) {
+      const uint64_t begin = tasks * std::min(t, threads) / threads, end = tasks * std::min(t + 1, threads) / threads;
+      ranges_[t].v.store(range(begin, end), std::memory_order_relaxed);
+    }
     job_tasks_.store(tag(gen, tasks), std::memory_order_release);
-    next_.store(tag(gen, 0), std::memory_order_release);
     gen_.store(gen, std::memory_order_seq_cst);
     if (sleepers_.load(std::memory_order_seq_cst) > 0) {
       { std::lock_guard<std::mutex> lock(mutex_); }
@@ -138,36 +142,39 @@ class Pool {
   }
 
  private:
-  // Claims the next range of job `gen` into [begin, end); false when the
-  // job has no task left (or is over).
-  bool claim(uint32_t gen, size_t* begin, size_t* end, size_t* total) {
+  // Claims a task of job `gen` for thread `thread` into [begin, end): the
+  // first of its own share, or, once that is empty, the last of another
+  // thread's (stealing from the end keeps the owner's tasks contiguous);
+  // false when every share is empty (or the job is over).
+  bool claim(uint32_t gen, int thread, size_t* begin, size_t* end, size_t* total) {
     const uint64_t job = job_tasks_.load(std::memory_order_acquire);
     if (job >> 32 != gen) return false;
-    const uint64_t tasks = job & kLow;
-    *total = tasks;
-    uint64_t next = next_.load(std::memory_order_relaxed);
-    for (;;) {
-      if (next >> 32 != gen) return false;
-      const uint64_t index = next & kLow;
-      if (index >= tasks) return false;
-      const double guided = settings().guided;
-      const int threads = threads_.load(std::memory_order_relaxed);
-      const uint64_t n =
-          guided > 0 ? std::max<uint64_t>(1, static_cast<uint64_t>((tasks - index) / (guided * threads))) : 1;
-      if (next_.compare_exchange_weak(next, tag(gen, index + n), std::memory_order_acq_rel,
-                                      std::memory_order_relaxed)) {
-        *begin = index;
-        *end = index + n;
-        return true;
+    *total = job & kLow;
+    const int threads = threads_.load(std::memory_order_relaxed);
+    for (int i = 0; i < threads; i++) {
+      const int victim = (thread + i) % threads;
+      std::atomic<uint64_t>& slot = ranges_[victim].v;
+      uint64_t r = slot.load(std::memory_order_relaxed);
+      for (;;) {
+        const uint64_t first = r >> 32, last = r & kLow;
+        if (first >= last) break;
+        const bool own = victim == thread;
+        const uint64_t next = own ? range(first + 1, last) : range(first, last - 1);
+        if (slot.compare_exchange_weak(r, next, std::memory_order_acq_rel, std::memory_order_relaxed)) {
+          *begin = own ? first : last - 1;
+          *end = *begin + 1;
+          return true;
+        }
       }
     }
+    return false;
   }
 
-  // Runs ranges of job `gen` until none is left. Once a range is claimed the
+  // Runs tasks of job `gen` until none is left. Once a task is claimed the
   // job cannot end before it finishes, so its fields are this job's.
   void work(uint32_t gen, int thread) {
     size_t begin, end, tasks;
-    while (claim(gen, &begin, &end, &tasks)) {
+    while (claim(gen, thread, &begin, &end, &tasks)) {
       t_in_run = true;
       try {
         run_slowed(thread, fn_.load(std::memory_order_relaxed), ctx_.load(std::memory_order_relaxed), begin, end);
@@ -208,7 +215,10 @@ class Pool {
   std::vector<std::thread> workers_;  // the owner's only
   std::atomic<uint32_t> gen_{0};
   std::atomic<uint64_t> job_tasks_{0};  // tag(gen, tasks)
-  std::atomic<uint64_t> next_{0};       // tag(gen, next task to claim)
+  struct alignas(64) Slot {
+    std::atomic<uint64_t> v{0};  // range(first, end) of a thread's unclaimed share
+  };
+  Slot ranges_[kMaxThreads];
   std::atomic<uint64_t> finished_{0};   // tasks finished in the current job
   std::atomic<TaskRangeFn> fn_{nullptr};
   std::atomic<void*> ctx_{nullptr};

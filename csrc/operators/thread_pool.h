@@ -1,15 +1,17 @@
 // A small thread pool for the operators' tasks, independent of torch, that
 // tolerates a slow or busy core.
 //
-// parallel_run(tasks, threads, fn) runs fn on disjoint ranges covering
-// [0, tasks) on the calling thread and up to threads - 1 pool workers. The
-// ranges are claimed dynamically from one atomic counter (guided: large
-// ranges first, single tasks at the end), so a thread that runs fast takes
-// over the work of one that runs slowly (a little core, or a core another
-// process holds); the caller claims ranges too, and the call returns as soon
-// as every task has *finished*: it never waits for a worker that has not
-// claimed anything (one still asleep, or not yet scheduled), only for ranges
-// already claimed and running.
+// parallel_run(tasks, threads, fn) runs fn on the tasks [0, tasks), one at
+// a time, on the calling thread and up to threads - 1 pool workers. Each
+// thread starts with the contiguous share a static split would give it
+// (consecutive tasks share weights in cache) and claims its tasks from the
+// front of that share; a thread whose share is empty steals single tasks
+// from the end of another's, as pthreadpool does. So a thread that runs fast
+// takes over the work of one that runs slowly (a little core, or a core
+// another process holds); the caller works too, and the call returns as
+// soon as every task has *finished*: it never waits for a worker that has
+// not claimed anything (one still asleep, or not yet scheduled), only for a
+// task a worker claimed and still runs.
 //
 // Idle workers spin briefly (kSpinMicroseconds, SQBERT_POOL_SPIN_US) for the
 // next call, then sleep on a condition variable: no core is held while no
@@ -20,7 +22,7 @@
 // that finds it owned (another caller's, or a nested call from inside a
 // task) runs its tasks on its own thread. An exception thrown by fn is
 // caught on the thread that ran it and rethrown to the caller after every
-// claimed range has finished (the other ranges still run).
+// claimed task has finished (the other tasks still run).
 #pragma once
 
 #include <cstddef>
