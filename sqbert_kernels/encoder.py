@@ -71,9 +71,7 @@ def varlen_attention(q: Tensor, k: Tensor, v: Tensor, varlen: Varlen, num_heads:
     with dropout (training) the stock composition, one sequence at a time."""
     if dropout is None:
         return ops.fused_attention_varlen(q, k, v, varlen.offsets, num_heads)
-    bounds = varlen.offsets.tolist()
-    return torch.cat([ops.attention_reference(q[..., s:e], k[..., s:e], v[..., s:e], None, num_heads, dropout)
-                      for s, e in zip(bounds[:-1], bounds[1:])], dim=2)
+    return ops.attention_varlen_reference(q, k, v, varlen.offsets, num_heads, dropout)
 
 
 class SqueezeBertEmbeddings(nn.Module):

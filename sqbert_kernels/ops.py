@@ -212,12 +212,14 @@ def fused_attention_varlen(q: Tensor, k: Tensor, v: Tensor, seq_offsets: Tensor,
     return torch.ops.sqbert.fused_attention_varlen(q, k, v, seq_offsets, num_heads)
 
 
-def attention_varlen_reference(q: Tensor, k: Tensor, v: Tensor, seq_offsets: Tensor, num_heads: int) -> Tensor:
+def attention_varlen_reference(q: Tensor, k: Tensor, v: Tensor, seq_offsets: Tensor, num_heads: int,
+                               dropout: Optional[Callable[[Tensor], Tensor]] = None) -> Tensor:
     """:func:`fused_attention_varlen` composed of stock PyTorch ops:
     :func:`attention_reference` on each sequence (differentiable, any dtype
-    and device; reads the offsets on the host)."""
+    and device; reads the offsets on the host); ``dropout``, if given,
+    applies to the attention probabilities."""
     bounds = seq_offsets.tolist()
-    parts = [attention_reference(q[:, :, a:b], k[:, :, a:b], v[:, :, a:b], None, num_heads)
+    parts = [attention_reference(q[:, :, a:b], k[:, :, a:b], v[:, :, a:b], None, num_heads, dropout)
              for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
     return torch.cat(parts, dim=2) if parts else q.new_zeros(q.shape)
 
