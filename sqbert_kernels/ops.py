@@ -319,16 +319,31 @@ def _pack_pw_weight_fake(weight, bias, groups, isa=None):
     return weight.new_empty(groups, PACKED_HEADER_BYTES + panels * (weight.shape[1] + 1) * mr * 4, dtype=torch.uint8)
 
 
+def _ncw_out_fake(op: str, x, out_channels):
+    """The output of a packed convolution or feed-forward op on x: [batch,
+    out_channels, length] (the packed weights' sizes are in their bytes)."""
+    torch._check(x.dim() == 3, lambda: f"{op}: expected x of shape [batch, in_channels, length], got {tuple(x.shape)}")
+    return x.new_empty(x.shape[0], out_channels, x.shape[2])
+
+
 @torch.library.register_fake("sqbert::grouped_pw_conv_packed")
 def _grouped_pw_conv_packed_fake(x, packed_weight, out_channels, activation="none"):
-    torch._check(x.dim() == 3, lambda: f"grouped_pw_conv: expected x of shape [batch, in_channels, length], got {tuple(x.shape)}")
-    return x.new_empty(x.shape[0], out_channels, x.shape[2])
+    return _ncw_out_fake("grouped_pw_conv_packed", x, out_channels)
 
 
 @torch.library.register_fake("sqbert::grouped_pw_ffn_packed")
 def _grouped_pw_ffn_packed_fake(x, packed_w1, packed_w2, hidden_channels, out_channels, activation="none"):
-    torch._check(x.dim() == 3, lambda: f"grouped_pw_ffn_packed: expected x of shape [batch, in_channels, length], got {tuple(x.shape)}")
-    return x.new_empty(x.shape[0], out_channels, x.shape[2])
+    return _ncw_out_fake("grouped_pw_ffn_packed", x, out_channels)
+
+
+@torch.library.register_fake("sqbert::grouped_pw_conv_q8")
+def _grouped_pw_conv_q8_fake(x, packed_weight, out_channels, activation="none"):
+    return _ncw_out_fake("grouped_pw_conv_q8", x, out_channels)
+
+
+@torch.library.register_fake("sqbert::grouped_pw_ffn_q8")
+def _grouped_pw_ffn_q8_fake(x, packed_w1, packed_w2, hidden_channels, out_channels, activation="none"):
+    return _ncw_out_fake("grouped_pw_ffn_q8", x, out_channels)
 
 
 @torch.library.register_fake("sqbert::quantize_pw_weight")
@@ -339,18 +354,6 @@ def _quantize_pw_weight_fake(weight, bias, groups, isa=None):
     # A panel: mr row sums, scales and biases, then ceil(depth / 4) x mr x 4 bytes.
     panel_bytes = mr * 12 + (weight.shape[1] + 3) // 4 * mr * 4
     return weight.new_empty(groups, PACKED_HEADER_BYTES + panels * panel_bytes, dtype=torch.uint8)
-
-
-@torch.library.register_fake("sqbert::grouped_pw_conv_q8")
-def _grouped_pw_conv_q8_fake(x, packed_weight, out_channels, activation="none"):
-    torch._check(x.dim() == 3, lambda: f"grouped_pw_conv_q8: expected x of shape [batch, in_channels, length], got {tuple(x.shape)}")
-    return x.new_empty(x.shape[0], out_channels, x.shape[2])
-
-
-@torch.library.register_fake("sqbert::grouped_pw_ffn_q8")
-def _grouped_pw_ffn_q8_fake(x, packed_w1, packed_w2, hidden_channels, out_channels, activation="none"):
-    torch._check(x.dim() == 3, lambda: f"grouped_pw_ffn_q8: expected x of shape [batch, in_channels, length], got {tuple(x.shape)}")
-    return x.new_empty(x.shape[0], out_channels, x.shape[2])
 
 
 @torch.library.register_fake("sqbert::fused_attention")

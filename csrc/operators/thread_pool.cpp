@@ -101,14 +101,16 @@ class Pool {
     threads_.store(threads, std::memory_order_relaxed);
     finished_.store(0, std::memory_order_relaxed);
     error_ = nullptr;
+    job_tasks_.store(tag(gen, tasks), std::memory_order_release);
     // Thread t starts with the t-th contiguous share, as a static split
     // gives it (its tasks share weights in cache); the slots of workers
-    // this job does not use are empty.
+    // this job does not use are empty. Stored after the fields above and
+    // with release: a worker still in claim() for the last job whose CAS
+    // takes a task from these shares reads this job's fields (claim).
     for (int t = 0; t < kMaxThreads; t++) {
       const uint64_t begin = tasks * std::min(t, threads) / threads, end = tasks * std::min(t + 1, threads) / threads;
-      ranges_[t].v.store(range(begin, end), std::memory_order_relaxed);
+      ranges_[t].v.store(range(begin, end), std::memory_order_release);
     }
-    job_tasks_.store(tag(gen, tasks), std::memory_order_release);
     gen_.store(gen, std::memory_order_seq_cst);
     if (sleepers_.load(std::memory_order_seq_cst) > 0) {
       { std::lock_guard<std::mutex> lock(mutex_); }
@@ -145,11 +147,13 @@ class Pool {
   // Claims a task of job `gen` for thread `thread` into [begin, end): the
   // first of its own share, or, once that is empty, the last of another
   // thread's (stealing from the end keeps the owner's tasks contiguous);
-  // false when every share is empty (or the job is over).
+  // false when every share is empty (or the job is over). The task may be
+  // the next job's, when that job began since the check below (its shares
+  // are where the last job's, all claimed, were): its count is `total`, and
+  // the caller's run() published its fields before the shares, so the
+  // claimant runs it as that job's.
   bool claim(uint32_t gen, int thread, size_t* begin, size_t* end, size_t* total) {
-    const uint64_t job = job_tasks_.load(std::memory_order_acquire);
-    if (job >> 32 != gen) return false;
-    *total = job & kLow;
+    if (job_tasks_.load(std::memory_order_acquire) >> 32 != gen) return false;
     const int threads = threads_.load(std::memory_order_relaxed);
     for (int i = 0; i < threads; i++) {
       const int victim = (thread + i) % threads;
@@ -163,6 +167,7 @@ class Pool {
         if (slot.compare_exchange_weak(r, next, std::memory_order_acq_rel, std::memory_order_relaxed)) {
           *begin = own ? first : last - 1;
           *end = *begin + 1;
+          *total = job_tasks_.load(std::memory_order_acquire) & kLow;
           return true;
         }
       }

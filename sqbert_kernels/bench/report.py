@@ -114,18 +114,7 @@ def draw_chart(path: str, conv: List[dict], attention: List[dict], models: List[
         _mixed_panel(third, mixed)
     else:
         fig, (left, right) = plt.subplots(1, 2, figsize=(14, 6.2))
-    names = list(dict.fromkeys(n for r in models for n in r["ms"]))
-    groups = [f"t{r['threads']} B{r['batch']} L{r['length']}\nspread {_spread(r)}" for r in models]
-    width = 0.8 / max(1, len(names))
-    for i, name in enumerate(names):
-        xs = [g + i * width for g in range(len(models))]
-        bars = left.bar(xs, [r["ms"].get(name, 0) for r in models], width, label=name)
-        # Like with like: an int8 model against sqbert int8, a float32 one against sqbert_kernels.
-        ours = "sqbert int8" if "int8" in name else "sqbert_kernels"
-        if name != ours:
-            left.bar_label(bars, [f"{r['speedup'][ours][name]:.2f}x" if name in r["ms"] else "" for r in models],
-                           fontsize=7)
-    left.set_xticks([g + 0.4 - width / 2 for g in range(len(models))], groups, fontsize=8)
+    _model_bars(left, models, "ms")
     left.set_ylabel("latency (ms, median)")
     left.set_title(f"{models[0].get('model', 'whole model')}, float32 and int8\n(bar labels: sqbert_kernels x faster "
                    "than a float32 model, sqbert int8 x faster than an int8 one)"
@@ -170,21 +159,28 @@ def draw_chart(path: str, conv: List[dict], attention: List[dict], models: List[
     plt.close(fig)
 
 
+def _model_bars(ax, rows: List[dict], key: str) -> None:
+    """A bar per model and row of row[key][model], grouped by row (threads,
+    batch, length), each labelled with its speedup: like with like, an int8
+    model's of sqbert int8, a float32 one's of sqbert_kernels."""
+    names = list(dict.fromkeys(n for r in rows for n in r["ms"]))
+    width = 0.8 / max(1, len(names))
+    for i, name in enumerate(names):
+        xs = [g + i * width for g in range(len(rows))]
+        bars = ax.bar(xs, [r[key].get(name, 0) for r in rows], width, label=name)
+        ours = "sqbert int8" if "int8" in name else "sqbert_kernels"
+        if name != ours:
+            ax.bar_label(bars, [f"{r['speedup'][ours][name]:.2f}x" if name in r["ms"] else "" for r in rows],
+                         fontsize=7)
+    ax.set_xticks([g + 0.4 - width / 2 for g in range(len(rows))],
+                  [f"t{r['threads']} B{r['batch']} L{r['length']}\nspread {_spread(r)}" for r in rows], fontsize=8)
+
+
 def _mixed_panel(ax, mixed: List[dict]) -> None:
     """Sequences per second of each model on the mixed-lengths batch, per
     thread count; bars labelled with sqbert_kernels x faster than a float32
     model (sqbert int8 than an int8 one)."""
-    names = list(dict.fromkeys(n for r in mixed for n in r["ms"]))
-    width = 0.8 / max(1, len(names))
-    for i, name in enumerate(names):
-        xs = [g + i * width for g in range(len(mixed))]
-        bars = ax.bar(xs, [r["seq_per_s"].get(name, 0) for r in mixed], width, label=name)
-        ours = "sqbert int8" if "int8" in name else "sqbert_kernels"
-        if name != ours:
-            ax.bar_label(bars, [f"{r['speedup'][ours][name]:.2f}x" if name in r["ms"] else "" for r in mixed],
-                         fontsize=7)
-    ax.set_xticks([g + 0.4 - width / 2 for g in range(len(mixed))],
-                  [f"t{r['threads']} B{r['batch']} L{r['length']}\nspread {_spread(r)}" for r in mixed], fontsize=8)
+    _model_bars(ax, mixed, "seq_per_s")
     ax.set_ylabel("sequences per second (batch / median time)")
     r = mixed[0]
     ax.set_title(f"Mixed lengths: B{r['batch']}, {r['tokens']} real tokens of {r['batch'] * r['length']}, "

@@ -93,14 +93,19 @@ def model_report(threads: List[int], batches: List[int], lengths: List[int], rou
     return rows
 
 
-def format_model_row(row: dict) -> str:
-    def faster(name):
-        ratios = [f"{ours} {s[name]:.2f}x" for ours, s in row["speedup"].items() if name in s]
-        return f" ({', '.join(ratios)} faster)" if ratios else ""
+def _faster_than(row: dict, name: str) -> str:
+    """" (ours 1.23x, ... faster)": each of ours x faster than candidate name."""
+    ratios = [f"{ours} {s[name]:.2f}x" for ours, s in row["speedup"].items() if name in s]
+    return f" ({', '.join(ratios)} faster)" if ratios else ""
 
-    cells = [f"{k} {v:.1f} ms" + faster(k) for k, v in row["ms"].items()]
-    skipped = "".join(f" | {k} skipped ({why})" for k, why in row.get("skipped", {}).items())
-    return (f"  model t{row['threads']} B{row['batch']} L{row['length']}: " + " | ".join(cells) + skipped
+
+def _skipped_cells(row: dict) -> str:
+    return "".join(f" | {k} skipped ({why})" for k, why in row.get("skipped", {}).items())
+
+
+def format_model_row(row: dict) -> str:
+    cells = [f"{k} {v:.1f} ms" + _faster_than(row, k) for k, v in row["ms"].items()]
+    return (f"  model t{row['threads']} B{row['batch']} L{row['length']}: " + " | ".join(cells) + _skipped_cells(row)
             + " | " + _spread_cell(row))
 
 
@@ -138,14 +143,9 @@ def mixed_report(threads: List[int], rounds: int, checkpoint=None, onnx=False, p
 
 
 def format_mixed_row(row: dict) -> str:
-    def faster(name):
-        ratios = [f"{ours} {s[name]:.2f}x" for ours, s in row["speedup"].items() if name in s]
-        return f" ({', '.join(ratios)} faster)" if ratios else ""
-
-    cells = [f"{k} {v:.1f} ms {row['seq_per_s'][k]:.1f} seq/s" + faster(k) for k, v in row["ms"].items()]
-    skipped = "".join(f" | {k} skipped ({why})" for k, why in row.get("skipped", {}).items())
+    cells = [f"{k} {v:.1f} ms {row['seq_per_s'][k]:.1f} seq/s" + _faster_than(row, k) for k, v in row["ms"].items()]
     return (f"  mixed t{row['threads']} B{row['batch']} L{row['length']} ({row['tokens']} real tokens): "
-            + " | ".join(cells) + skipped + " | " + _spread_cell(row))
+            + " | ".join(cells) + _skipped_cells(row) + " | " + _spread_cell(row))
 
 
 @torch.no_grad()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs the C++ kernel tests (CMakeLists.txt, no Python or torch):
-# natively, natively under ASan+UBSan, and cross-compiled for aarch64 under
-# qemu-user on a plain ARMv8.0 core (Cortex-A53, where the dot-product
+# natively, natively under ASan+UBSan, the thread pool's under TSan, and
+# cross-compiled for aarch64 under qemu-user on a plain ARMv8.0 core (Cortex-A53, where the dot-product
 # kernels' tests are skipped), then the dot-product (neondot) tests again on
 # QEMU_CPU=max, which has it: there they must run and pass, a skip there
 # fails the script. The aarch64 step needs
@@ -22,6 +22,12 @@ run() {
 
 run native
 run sanitize -DSQBERT_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# The thread pool's claims and job hand-over under ThreadSanitizer (a worker
+# late for one job racing the next was seen only there).
+echo "== C++ kernel tests: thread pool under ThreadSanitizer"
+cmake -S "$root" -B "$build/tsan" -DSQBERT_TSAN=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
+cmake --build "$build/tsan" -j "$(nproc)" --target thread_pool_test > /dev/null
+TSAN_OPTIONS=halt_on_error=1 "$build/tsan/thread_pool_test"
 if command -v aarch64-linux-gnu-g++ > /dev/null && command -v qemu-aarch64 > /dev/null; then
   QEMU_CPU=cortex-a53 run aarch64 -DCMAKE_TOOLCHAIN_FILE="$root/cmake/aarch64-linux-gnu.cmake"
   echo "== C++ kernel tests: aarch64 neondot (QEMU_CPU=max)"
