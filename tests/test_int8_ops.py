@@ -152,7 +152,7 @@ def test_ffn_q8_is_two_convolutions(int8_isa, dims, activation):
     torch.testing.assert_close(y, sk.grouped_pw_conv_q8_reference(h, w2, b2, groups), rtol=1e-4, atol=1e-4)
 
 
-INT8_KERNEL_IDS = {"scalar": 16, "avx2": 17, "avxvnni": 18, "neon": 19, "neondot": 20}
+INT8_KERNEL_IDS = {"scalar": 16, "avx2": 17, "avxvnni": 18, "neon": 19, "neondot": 20, "avx512vnni": 21}
 
 
 def test_packed_header_names_int8(int8_isa):

@@ -19,6 +19,8 @@
   _Pragma("clang attribute push(__attribute__((target(\"avx2,fma\"))), apply_to = function)")
 #define SQBERT_ISA_BEGIN_AVXVNNI \
   _Pragma("clang attribute push(__attribute__((target(\"avx2,fma,avxvnni\"))), apply_to = function)")
+#define SQBERT_ISA_BEGIN_AVX512VNNI \
+  _Pragma("clang attribute push(__attribute__((target(\"avx512f,avx512bw,avx512vnni,fma\"))), apply_to = function)")
 #define SQBERT_ISA_BEGIN_NEONDOT \
   _Pragma("clang attribute push(__attribute__((target(\"dotprod\"))), apply_to = function)")
 #define SQBERT_ISA_END _Pragma("clang attribute pop")
@@ -27,6 +29,8 @@
   _Pragma("GCC push_options") _Pragma("GCC target(\"avx2,fma\")")
 #define SQBERT_ISA_BEGIN_AVXVNNI \
   _Pragma("GCC push_options") _Pragma("GCC target(\"avx2,fma,avxvnni\")")
+#define SQBERT_ISA_BEGIN_AVX512VNNI \
+  _Pragma("GCC push_options") _Pragma("GCC target(\"avx512f,avx512bw,avx512vnni,fma\")")
 #define SQBERT_ISA_BEGIN_NEONDOT \
   _Pragma("GCC push_options") _Pragma("GCC target(\"arch=armv8.2-a+dotprod\")")
 #define SQBERT_ISA_END _Pragma("GCC pop_options")

@@ -29,6 +29,12 @@ std::vector<Qs8KernelConfig> detect_qs8() {
 #if defined(__x86_64__)
   // x86 int8 kernels, fastest first.
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    // __builtin_cpu_supports checks that the OS saves the zmm state too.
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vnni")) {
+      configs.push_back({"avx512vnni", KernelId::kQs8Avx512Vnni, qs8_gemm_12x32c4__avx512vnni, 12, 32,
+                         f32_qu7_quantize__avx2, kernel_config(KernelId::kAvx2)});
+    }
     if (__builtin_cpu_supports("avxvnni")) {
       configs.push_back({"avxvnni", KernelId::kQs8AvxVnni, qs8_gemm_6x16c4__avxvnni, 6, 16,
                          f32_qu7_quantize__avx2, kernel_config(KernelId::kAvx2)});
@@ -98,6 +104,7 @@ const char* kernel_name(KernelId id) {
     case KernelId::kQs8Scalar: return "the int8 scalar kernel (4x4c4)";
     case KernelId::kQs8Avx2: return "the int8 avx2 kernel (4x16c4)";
     case KernelId::kQs8AvxVnni: return "the int8 avxvnni kernel (6x16c4)";
+    case KernelId::kQs8Avx512Vnni: return "the int8 avx512vnni kernel (12x32c4)";
     case KernelId::kQs8Neon: return "the int8 neon kernel (4x8c4, ARMv8.0)";
     case KernelId::kQs8NeonDot: return "the int8 neondot kernel (8x8c4, ARMv8.2 sdot)";
   }

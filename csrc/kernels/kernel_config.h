@@ -27,6 +27,7 @@ enum class KernelId : uint32_t {
   kQs8AvxVnni = 18,
   kQs8Neon = 19,     // ARMv8.0: smull/smlal/sadalp
   kQs8NeonDot = 20,  // ARMv8.2 dot product: sdot
+  kQs8Avx512Vnni = 21,
 };
 
 struct KernelConfig {
@@ -51,7 +52,7 @@ const KernelConfig* kernel_config(KernelId id);
 // The int8 kernels (qs8_gemm.h) of one ISA. `f32` is the float set of the
 // same CPU: its GELU finishes a tile.
 struct Qs8KernelConfig {
-  const char* isa;  // "avxvnni", "avx2", "neondot", "neon" or "scalar"
+  const char* isa;  // "avx512vnni", "avxvnni", "avx2", "neondot", "neon" or "scalar"
   KernelId id;
   qs8_gemm_ukernel_fn gemm;
   size_t mr;  // output channels per tile

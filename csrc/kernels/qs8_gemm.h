@@ -93,6 +93,9 @@ void qs8_gemm_4x16c4__avx2(size_t mr, size_t nc, size_t kc, const void* w, const
                            const float* x_scale, const int32_t* x_zero, float* y, size_t y_stride);
 void qs8_gemm_6x16c4__avxvnni(size_t mr, size_t nc, size_t kc, const void* w, const uint8_t* x,
                               const float* x_scale, const int32_t* x_zero, float* y, size_t y_stride);
+// AVX-512 with VNNI (avx512f, avx512bw, avx512vnni).
+void qs8_gemm_12x32c4__avx512vnni(size_t mr, size_t nc, size_t kc, const void* w, const uint8_t* x,
+                                  const float* x_scale, const int32_t* x_zero, float* y, size_t y_stride);
 // Any nr that is a multiple of 8.
 void f32_qu7_quantize__avx2(size_t kc, size_t nc, size_t nr, const float* x, size_t x_stride, uint8_t* xq,
                             float* x_scale, int32_t* x_zero);
