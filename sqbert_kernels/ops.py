@@ -227,7 +227,7 @@ def attention_varlen_reference(q: Tensor, k: Tensor, v: Tensor, seq_offsets: Ten
 def cpu_isas(dtype: str = "float32") -> List[str]:
     """The ISAs this build and CPU have kernels for, fastest first: the float
     kernel sets (``"avx2"``, ``"neon"``, ``"scalar"``), or with ``"int8"`` the
-    int8 kernels (``"avxvnni"``, ``"avx2"``, ``"neondot"``, ``"neon"``,
+    int8 kernels (``"avx512vnni"``, ``"avxvnni"``, ``"avx2"``, ``"neondot"``, ``"neon"``,
     ``"scalar"``)."""
     return torch.ops.sqbert.cpu_isas(dtype)
 
