@@ -5,16 +5,19 @@ machine would be) and with a simulated little core (one of the two threads
 slowed by a known factor: sqbert_kernels._set_slow_thread).
 
     python benchmarks/neighbour_bench.py [--rounds 15] [--neighbour-threads 2]
-        [--slow-factor 2] [--conditions quiet,neighbour,slow] [--no-onnx]
+        [--slow-factor 2] [--conditions quiet,neighbour,slow] [--calls 10]
+        [--settle-ms 20] [--no-onnx]
 
 Cases: the packed convolutions on SqueezeBERT's shapes (B1 L128, groups 4),
 the attention, the base model (random weights), and as references conv1d,
 torch.mm and (for the model) ONNX Runtime on Hugging Face SqueezeBERT's
-export. Variants: one thread; two threads on the old runtime
+export. Variants: one thread; two threads on OpenMP
 (set_cpu_threading("openmp"): at::parallel_for's static split) and on the
-package's pool (the default); the references at one and two threads. The
-calls are interleaved round by round (each round times every variant of
-every case once), so slow stretches of a noisy machine hit them all. The
+package's pool; the references at one and two threads. The timings are
+interleaved round by round (each round times every variant of every case
+once: an op as the mean of --calls back-to-back calls, the model as one
+call, each after --settle-ms asleep so the runtime timed before has gone
+idle), so slow stretches of a noisy machine hit them all. The
 simulated little core slows thread 1 of this package's ops only (OpenMP's
 thread 1, or the pool's first worker); the references run unslowed there.
 
@@ -100,29 +103,36 @@ def onnx_sessions(model, ids):
     return sessions
 
 
-def call(fn, threads, runtime):
+def call(fn, threads, runtime, calls, settle):
+    """Seconds a call: the mean of `calls` back-to-back calls, as a model
+    makes them, after `settle` seconds asleep, in which the threads of the
+    runtime timed before (OpenMP's spin for milliseconds) go idle."""
     torch.set_num_threads(threads)
     if runtime is not None:
         sk.set_cpu_threading(runtime)
     f = fn[threads] if isinstance(fn, dict) else fn
+    time.sleep(settle)
     start = time.perf_counter()
-    f()
-    return time.perf_counter() - start
+    for _ in range(calls):
+        f()
+    return (time.perf_counter() - start) / calls
 
 
-def measure(fns, rounds):
+def measure(fns, rounds, calls, settle):
     """{(case, variant): [seconds per round]}, every variant of every case
-    timed once per round."""
+    timed once per round (`calls` back-to-back calls of an op, one of a
+    model)."""
     times = {(name, v[0]): [] for name, (_, variants) in fns.items() for v in variants}
     with torch.inference_mode():
         for name, (fn, variants) in fns.items():  # warm-up
             for _, threads, runtime in variants:
-                call(fn, threads, runtime)
+                call(fn, threads, runtime, 1, 0)
         sk.ops._thread_pool_stats(reset=True)
         for _ in range(rounds):
             for name, (fn, variants) in fns.items():
+                n = 1 if "model" in name else calls
                 for label, threads, runtime in variants:
-                    times[name, label].append(call(fn, threads, runtime))
+                    times[name, label].append(call(fn, threads, runtime, n, settle))
     sk.set_cpu_threading("pool")
     return times, sk.ops._thread_pool_stats(reset=True)
 
@@ -152,6 +162,8 @@ def main():
     parser.add_argument("--slow-factor", type=float, default=2.0, help="the simulated little core's slowdown")
     parser.add_argument("--conditions", default="quiet,neighbour,slow", help="which conditions, in order")
     parser.add_argument("--cases", default="", help="only the cases whose name contains one of these (comma-separated)")
+    parser.add_argument("--calls", type=int, default=10, help="back-to-back calls an op's timing averages")
+    parser.add_argument("--settle-ms", type=float, default=20, help="sleep before each timing")
     parser.add_argument("--no-onnx", action="store_true", help="skip ONNX Runtime")
     parser.add_argument("--no-openmp", action="store_true",
                         help="skip the old runtime (its OpenMP threads spin after each call, taking a core from"
@@ -164,13 +176,13 @@ def main():
         fns = {k: v for k, v in fns.items() if any(c in k for c in args.cases.split(","))}
     for condition in args.conditions.split(","):
         if condition == "quiet":
-            report("quiet", fns, *measure(fns, args.rounds))
+            report("quiet", fns, *measure(fns, args.rounds, args.calls, args.settle_ms / 1e3))
         elif condition == "neighbour":
             neighbour = subprocess.Popen([sys.executable, "-c", NEIGHBOUR, str(args.neighbour_threads)],
                                          env=dict(os.environ, OMP_NUM_THREADS=str(args.neighbour_threads)))
             try:
                 time.sleep(1.0)
-                result = measure(fns, args.rounds)
+                result = measure(fns, args.rounds, args.calls, args.settle_ms / 1e3)
             finally:
                 neighbour.kill()
                 neighbour.wait()
@@ -178,7 +190,7 @@ def main():
         elif condition == "slow":
             sk.ops._set_slow_thread(1, args.slow_factor)
             try:
-                result = measure(fns, args.rounds)
+                result = measure(fns, args.rounds, args.calls, args.settle_ms / 1e3)
             finally:
                 sk.ops._set_slow_thread(1, 1.0)
             report(f"thread 1 at 1/{args.slow_factor:g} speed (this package's ops only)", fns, *result)

@@ -188,6 +188,11 @@ class SqueezeBertModule(nn.Module):
                                            config.hidden_dropout_prob)
 
     def forward(self, hidden_states, attention_mask, output_attentions=False):
+        # A layer of a transformers model after sk.optimize too.
+        with ops.pool_scope():
+            return self._forward(hidden_states, attention_mask, output_attentions)
+
+    def _forward(self, hidden_states, attention_mask, output_attentions):
         att = self.attention(hidden_states, attention_mask, output_attentions)
         extra = {"attention_score": att["attention_score"]} if output_attentions else {}
         post_attention = self.post_attention(att["context_layer"], hidden_states)

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 from torch import Tensor, nn
 
+from . import ops
 from .checkpoint import _ACTIVATIONS, LoadingInfo, SqueezeBertConfig, as_config, load_checkpoint, load_state
 from .conv import SqueezeBertConv1d, repack
 from .convert import optimize, quantize
@@ -269,15 +270,17 @@ class SqueezeBertModel(SqueezeBertPreTrainedModel):
             output_attentions, output_hidden_states, return_dict)
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("SqueezeBertModel: expected exactly one of input_ids and inputs_embeds")
-        embeddings = self.embeddings(input_ids=input_ids, position_ids=position_ids,
-                                     token_type_ids=token_type_ids, inputs_embeds=inputs_embeds)
-        # A padded batch runs on its real tokens only (attention within each
-        # sequence); output_attentions needs the padded [B, heads, L, L] scores.
-        varlen = None if output_attentions else Varlen.of(attention_mask, *embeddings.shape[:2])
-        mask = varlen if varlen is not None else additive_mask(attention_mask, embeddings.dtype)
-        sequence, hidden, attentions = self.encoder(embeddings, mask, output_hidden_states, output_attentions)
-        out = ModelOutput(last_hidden_state=sequence, pooler_output=self.pooler(sequence), hidden_states=hidden,
-                          attentions=attentions)
+        with ops.pool_scope():
+            embeddings = self.embeddings(input_ids=input_ids, position_ids=position_ids,
+                                         token_type_ids=token_type_ids, inputs_embeds=inputs_embeds)
+            # A padded batch runs on its real tokens only (attention within
+            # each sequence); output_attentions needs the padded [B, heads, L, L]
+            # scores.
+            varlen = None if output_attentions else Varlen.of(attention_mask, *embeddings.shape[:2])
+            mask = varlen if varlen is not None else additive_mask(attention_mask, embeddings.dtype)
+            sequence, hidden, attentions = self.encoder(embeddings, mask, output_hidden_states, output_attentions)
+            out = ModelOutput(last_hidden_state=sequence, pooler_output=self.pooler(sequence), hidden_states=hidden,
+                              attentions=attentions)
         return out if return_dict else out.to_tuple()
 
 

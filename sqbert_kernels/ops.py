@@ -1,7 +1,8 @@
 """Python side of the ``torch.ops.sqbert`` ops: thin wrappers, fake (meta)
 implementations for ``torch.compile`` and ``torch.export``, autograd, and
 FLOP formulas for ``torch.utils.flop_counter.FlopCounterMode``."""
-from typing import Callable, List, Optional, Tuple
+import contextlib
+from typing import Callable, Iterator, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -277,6 +278,29 @@ def _set_slow_thread(thread: int, factor: float) -> None:
     difference); ``factor <= 1`` turns it off. ``SQBERT_SLOW_THREAD=1:2``
     sets it at load time."""
     torch.ops.sqbert._set_slow_thread(thread, factor)
+
+
+@contextlib.contextmanager
+def pool_scope() -> Iterator[None]:
+    """On the pool (:func:`set_cpu_threading`), runs torch's own ops inside
+    on this thread alone and the package's ops on the pool with torch's
+    thread count. With two runtimes each holding threads, OpenMP's, spinning
+    for milliseconds after every torch op, take the core a pool worker needs
+    (the model at two threads ran 10-25% slower when idle). Only the calling
+    thread's setting changes (OpenMP's thread count is per thread). Nothing
+    changes with OpenMP, at one thread, when nested, or under torch.compile.
+    The models run their forward inside it."""
+    if torch.compiler.is_compiling() or torch.get_num_threads() == 1 or cpu_threading() != "pool":
+        yield
+        return
+    threads = torch.get_num_threads()
+    previous = torch.ops.sqbert._set_op_threads(threads)
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.ops.sqbert._set_op_threads(previous)
 
 
 def _thread_pool_stats(reset: bool = False) -> dict:

@@ -43,6 +43,9 @@ def op_cases():
     q, k, v = (rand(2, 192, 300) for _ in range(3))
     mask = rand(2, 1, 1, 300)
     out["attention"] = lambda: sk.fused_attention(q, k, v, mask, 6)
+    qv, kv, vv = (rand(1, 192, 500) for _ in range(3))
+    offsets = torch.tensor([0, 37, 37, 300, 500])
+    out["attention varlen"] = lambda: sk.fused_attention_varlen(qv, kv, vv, offsets, 6)
     xl, gamma, beta = rand(3, 192, 700), rand(192), rand(192)
     residual = xl.flip(2)
     out["add_layernorm"] = lambda: sk.add_layernorm(xl, residual, gamma, beta, 1e-12)
@@ -97,6 +100,49 @@ def test_workers_take_tasks(threads_restored):
     torch.set_num_threads(1)
     CASES["conv packed gelu"]()
     assert sk.ops._thread_pool_stats()["calls"] == 0  # one thread: inline, no pool
+
+
+@pytest.mark.parametrize("runtime", ["pool", "openmp"])
+def test_pool_scope(threads_restored, runtime):
+    sk.set_cpu_threading(runtime)
+    torch.set_num_threads(2)
+    sk.ops._thread_pool_stats(reset=True)
+    with sk.pool_scope():
+        # On the pool torch's own ops run on this thread alone, the
+        # package's on the pool with the two threads.
+        assert torch.get_num_threads() == (1 if runtime == "pool" else 2)
+        with sk.pool_scope():  # nested: unchanged
+            assert torch.get_num_threads() == (1 if runtime == "pool" else 2)
+        for name, fn in CASES.items():
+            assert torch.equal(fn(), EXPECTED[name]), name
+    assert torch.get_num_threads() == 2
+    stats = sk.ops._thread_pool_stats(reset=True)
+    assert stats["calls"] == (len(CASES) if runtime == "pool" else 0)
+    with pytest.raises(ValueError, match="raised inside"):
+        with sk.pool_scope():
+            raise ValueError("raised inside")
+    assert torch.get_num_threads() == 2
+    torch.set_num_threads(1)
+    with sk.pool_scope():  # one thread: nothing to share
+        CASES["conv packed gelu"]()
+    assert sk.ops._thread_pool_stats()["calls"] == 0
+
+
+def test_model_forward_in_pool_scope(threads_restored):
+    sk.set_cpu_threading("pool")
+    torch.set_num_threads(2)
+    model = sk.SqueezeBertModel(sk.SqueezeBertConfig(vocab_size=100, hidden_size=64, embedding_size=64, num_hidden_layers=2,
+                                                     num_attention_heads=4, intermediate_size=128)).eval()
+    seen = []
+    model.embeddings.register_forward_hook(lambda *_: seen.append(torch.get_num_threads()))
+    model.encoder.layers[0].register_forward_hook(lambda *_: seen.append(torch.get_num_threads()))
+    ids = torch.randint(0, 100, (2, 40))
+    with torch.no_grad():
+        pooled = model(ids).pooler_output
+        assert seen == [1, 1] and torch.get_num_threads() == 2
+        sk.set_cpu_threading("openmp")
+        assert torch.equal(model(ids).pooler_output, pooled)
+    assert seen[2:] == [2, 2]
 
 
 @pytest.mark.parametrize("runtime", ["pool", "openmp"])

@@ -13,7 +13,7 @@
 // not claimed anything (one still asleep, or not yet scheduled), only for a
 // task a worker claimed and still runs.
 //
-// Idle workers spin briefly (kSpinMicroseconds, SQBERT_POOL_SPIN_US) for the
+// Idle workers spin a while (kSpinMicroseconds, SQBERT_POOL_SPIN_US) for the
 // next call, then sleep on a condition variable: no core is held while no
 // call runs. The caller waiting for the last claimed ranges spins as long,
 // then sleeps too, which frees its core for the worker it waits on.

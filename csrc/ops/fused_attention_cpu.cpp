@@ -183,11 +183,12 @@ at::Tensor fused_attention_varlen_cpu(const at::Tensor& q_in, const at::Tensor& 
   args.scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   args.out = out.data_ptr<float>();
   args.out_channel_stride = out.stride(1);
-  // Threads get ranges of about equal work, not of equal task counts: a
-  // task of a long sequence attends to more keys.
+  // The tasks go in parts of about equal work, not of equal task counts (a
+  // task of a long sequence attends to more keys), four a thread so that
+  // the pool can move parts off a slow thread.
   const size_t tasks = fused_attention_varlen_task_count(args, config);
   const size_t flops = fused_attention_varlen_flops(args, config);
-  const size_t parts = std::min({tasks, static_cast<size_t>(std::max(1, at::get_num_threads())),
+  const size_t parts = std::min({tasks, 4 * static_cast<size_t>(std::max(1, op_threads())),
                                  std::max<size_t>(1, flops / kMinFlopsPerThread)});
   if (parts <= 1) {
     fused_attention_varlen_run(args, config, 0, tasks);
@@ -195,7 +196,7 @@ at::Tensor fused_attention_varlen_cpu(const at::Tensor& q_in, const at::Tensor& 
   }
   std::vector<size_t> bounds(parts + 1);
   fused_attention_varlen_split(args, config, parts, bounds.data());
-  at::parallel_for(0, parts, 1, [&](int64_t begin, int64_t end) {
+  run_tasks(parts, flops / parts, [&](size_t begin, size_t end) {
     fused_attention_varlen_run(args, config, bounds[begin], bounds[end]);
   });
   return out;

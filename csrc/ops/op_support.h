@@ -35,8 +35,7 @@ inline at::Tensor positions_contiguous(const at::Tensor& t) {
   return t.stride(2) == 1 ? t : t.contiguous();
 }
 
-// Runs tasks [0, tasks), task_flops FLOPs each, on at::get_num_threads()
-// threads (fewer when the work is small: each gets kMinFlopsPerThread at
+// Runs tasks [0, tasks), task_flops FLOPs each, on op_threads() threads (fewer when the work is small: each gets kMinFlopsPerThread at
 // least; one inside another parallel region). By default on the package's
 // pool, which hands out the tasks dynamically (thread_pool.h); with
 // set_cpu_threading("openmp") on at::parallel_for's static split.
@@ -58,7 +57,7 @@ void run_tasks(size_t tasks, size_t task_flops, const Run& run) {
     return;
   }
   const size_t wanted = (tasks + grain - 1) / grain;
-  const int threads = at::in_parallel_region() ? 1 : static_cast<int>(std::min<size_t>(at::get_num_threads(), wanted));
+  const int threads = at::in_parallel_region() ? 1 : static_cast<int>(std::min<size_t>(op_threads(), wanted));
   parallel_run(tasks, threads, run);
 }
 

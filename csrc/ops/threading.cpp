@@ -1,5 +1,6 @@
 #include "threading.h"
 
+#include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
 
 #include <atomic>
@@ -21,7 +22,18 @@ std::atomic<bool> g_openmp{[] {
   return s == nullptr || std::strcmp(s, "pool") != 0;
 }()};
 
+thread_local int t_op_threads = 0;
+
 }  // namespace
+
+int op_threads() { return t_op_threads > 0 ? t_op_threads : at::get_num_threads(); }
+
+int64_t set_op_threads(int64_t threads) {
+  TORCH_CHECK(threads >= 0, "_set_op_threads: expected a thread count >= 0 (0: torch's), got ", threads);
+  const int previous = t_op_threads;
+  t_op_threads = static_cast<int>(threads);
+  return previous;
+}
 
 bool threading_is_openmp() { return g_openmp.load(std::memory_order_relaxed); }
 

@@ -18,6 +18,14 @@ bool threading_is_openmp();
 std::string set_cpu_threading(const std::string& runtime);
 std::string cpu_threading();
 
+// The threads the package's ops use on the calling thread: torch's count
+// (at::get_num_threads()), unless a scope (set_op_threads) holds torch's own
+// ops on this thread at one thread while the pool keeps the count it had.
+int op_threads();
+// Sets this thread's op thread count (0: follow torch's) and returns the
+// previous setting.
+int64_t set_op_threads(int64_t threads);
+
 // The simulated little core (thread_pool.h's set_slow_thread), for tests
 // and benchmarks: thread `thread` runs `factor` times slower.
 void set_slow_thread_op(int64_t thread, double factor);
