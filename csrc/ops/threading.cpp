@@ -13,10 +13,9 @@ namespace sqbert {
 namespace {
 
 // OpenMP unless SQBERT_THREADS=pool: on an idle machine at::parallel_for's
-// threads, spinning between calls, are hot for the next op, where the
-// pool's, sleeping after 50 us, wake late for small ops (benchmarks/
-// RESULTS.md: the model at two threads 10% slower on the pool when idle,
-// many times faster beside a busy neighbour).
+// threads, spinning between calls, are hot for the next op (benchmarks/
+// RESULTS.md: the model at two threads 1-4% slower on the pool when idle,
+// twice as fast beside a busy neighbour).
 std::atomic<bool> g_openmp{[] {
   const char* s = std::getenv("SQBERT_THREADS");
   return s == nullptr || std::strcmp(s, "pool") != 0;
