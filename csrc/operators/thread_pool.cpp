@@ -38,7 +38,7 @@ double env_double(const char* name, double fallback) {
 // before it sleeps. Long enough to carry a worker from one op of a model to
 // the next (the Python between two ops, 10-40 us here, plus the caller's
 // last task; a sleeping worker wakes 50-300 us late on these virtual CPUs):
-// at 50 us the model at two threads ran 6-10% slower than at 300 us, and
+// at 50 us the model at two threads ran 5% slower than at 300 us, and
 // 2000 us gave no more when idle but took the core from a busy neighbour
 // (benchmarks/RESULTS.md).
 constexpr double kSpinMicroseconds = 300;
