@@ -287,20 +287,18 @@ def pool_scope() -> Iterator[None]:
     thread count. With two runtimes each holding threads, OpenMP's, spinning
     for milliseconds after every torch op, take the core a pool worker needs
     (the model at two threads ran 10-25% slower when idle). Only the calling
-    thread's setting changes (OpenMP's thread count is per thread). Nothing
-    changes with OpenMP, at one thread, when nested, or under torch.compile.
-    The models run their forward inside it."""
+    thread's OpenMP thread count changes, not torch's process-wide setting.
+    Nothing changes with OpenMP, at one thread, when nested, or under
+    torch.compile. The models run their forward inside it."""
     if torch.compiler.is_compiling() or torch.get_num_threads() == 1 or cpu_threading() != "pool":
         yield
         return
     threads = torch.get_num_threads()
-    previous = torch.ops.sqbert._set_op_threads(threads)
-    torch.set_num_threads(1)
+    previous = torch.ops.sqbert._set_op_threads(threads, 1)
     try:
         yield
     finally:
-        torch.set_num_threads(threads)
-        torch.ops.sqbert._set_op_threads(previous)
+        torch.ops.sqbert._set_op_threads(previous, threads)
 
 
 def _thread_pool_stats(reset: bool = False) -> dict:

@@ -113,6 +113,13 @@ def test_pool_scope(threads_restored, runtime):
         assert torch.get_num_threads() == (1 if runtime == "pool" else 2)
         with sk.pool_scope():  # nested: unchanged
             assert torch.get_num_threads() == (1 if runtime == "pool" else 2)
+        # Only this thread's count changes: a thread started meanwhile
+        # takes torch's process-wide setting.
+        other = []
+        thread = threading.Thread(target=lambda: other.append(torch.get_num_threads()))
+        thread.start()
+        thread.join()
+        assert other == [2]
         for name, fn in CASES.items():
             assert torch.equal(fn(), EXPECTED[name]), name
     assert torch.get_num_threads() == 2

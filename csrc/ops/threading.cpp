@@ -3,6 +3,10 @@
 #include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
 
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -27,10 +31,14 @@ thread_local int t_op_threads = 0;
 
 int op_threads() { return t_op_threads > 0 ? t_op_threads : at::get_num_threads(); }
 
-int64_t set_op_threads(int64_t threads) {
+int64_t set_op_threads(int64_t threads, int64_t torch_threads) {
   TORCH_CHECK(threads >= 0, "_set_op_threads: expected a thread count >= 0 (0: torch's), got ", threads);
+  TORCH_CHECK(torch_threads >= 1, "_set_op_threads: expected torch_threads >= 1, got ", torch_threads);
   const int previous = t_op_threads;
   t_op_threads = static_cast<int>(threads);
+#if defined(_OPENMP)
+  omp_set_num_threads(static_cast<int>(torch_threads));
+#endif
   return previous;
 }
 

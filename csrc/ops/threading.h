@@ -22,9 +22,12 @@ std::string cpu_threading();
 // (at::get_num_threads()), unless a scope (set_op_threads) holds torch's own
 // ops on this thread at one thread while the pool keeps the count it had.
 int op_threads();
-// Sets this thread's op thread count (0: follow torch's) and returns the
-// previous setting.
-int64_t set_op_threads(int64_t threads);
+// Sets this thread's op thread count (0: follow torch's) and its OpenMP
+// thread count (what at::get_num_threads() and torch's own ops use on this
+// thread, and only here: torch.set_num_threads would also change torch's
+// process-wide default, which a thread starting meanwhile would take), and
+// returns the previous op thread count.
+int64_t set_op_threads(int64_t threads, int64_t torch_threads);
 
 // The simulated little core (thread_pool.h's set_slow_thread), for tests
 // and benchmarks: thread `thread` runs `factor` times slower.
