@@ -135,6 +135,12 @@ def test_pool_scope(threads_restored, runtime):
     assert sk.ops._thread_pool_stats()["calls"] == 0
 
 
+def test_set_op_threads_refuses_bad_counts():
+    for threads, torch_threads in ((-1, 1), (2**40, 1), (0, 0)):
+        with pytest.raises(RuntimeError, match="_set_op_threads: expected"):
+            torch.ops.sqbert._set_op_threads(threads, torch_threads)
+
+
 def test_model_forward_in_pool_scope(threads_restored):
     sk.set_cpu_threading("pool")
     torch.set_num_threads(2)

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 
 #include "../operators/thread_pool.h"
 
@@ -32,8 +33,11 @@ thread_local int t_op_threads = 0;
 int op_threads() { return t_op_threads > 0 ? t_op_threads : at::get_num_threads(); }
 
 int64_t set_op_threads(int64_t threads, int64_t torch_threads) {
-  TORCH_CHECK(threads >= 0, "_set_op_threads: expected a thread count >= 0 (0: torch's), got ", threads);
-  TORCH_CHECK(torch_threads >= 1, "_set_op_threads: expected torch_threads >= 1, got ", torch_threads);
+  constexpr int64_t kMax = std::numeric_limits<int>::max();
+  TORCH_CHECK(threads >= 0 && threads <= kMax, "_set_op_threads: expected a thread count in [0, ", kMax,
+              "] (0: torch's), got ", threads);
+  TORCH_CHECK(torch_threads >= 1 && torch_threads <= kMax, "_set_op_threads: expected torch_threads in [1, ", kMax,
+              "], got ", torch_threads);
   const int previous = t_op_threads;
   t_op_threads = static_cast<int>(threads);
 #if defined(_OPENMP)
