@@ -15,8 +15,8 @@ from cases import make, reference
 
 FIELDS = ("magic", "version", "header_bytes", "dtype", "kernel", "mr", "groups", "out_channels", "in_channels",
           "panels", "has_bias")
-KERNEL_IDS = {"scalar": 1, "avx2": 2, "neon": 3}
-TILES = {"scalar": 4, "avx2": 6, "neon": 8}
+KERNEL_IDS = {"scalar": 1, "avx2": 2, "neon": 3, "avx512f": 4}
+TILES = {"scalar": 4, "avx2": 6, "neon": 8, "avx512f": 8}
 
 
 def header(packed, row=0):

@@ -26,7 +26,7 @@
 // subtracted). A round is ~10 ms of calls; printed: the median over the
 // rounds of a round's mean time a call, and the fastest and slowest
 // round. GEMM rows also give GFLOP/s and the % of the core's FMA peak, an
-// ESTIMATE: 2 FMA a cycle x lanes (8 AVX2, 4 NEON) x 2 flops at the clock
+// ESTIMATE: 2 FMA a cycle x lanes (16 AVX-512, 8 AVX2, 4 NEON) x 2 flops at the clock
 // measured by a chain of dependent adds (/proc/cpuinfo's MHz is often the
 // base clock).
 // Run it (Release build, not built with the tests):
@@ -314,16 +314,18 @@ void bench_qs8_gemm(const Qs8KernelConfig& config, int rounds) {
 int main(int argc, char** argv) {
   const int rounds = argc > 1 ? std::max(1, std::atoi(argv[1])) : 21;
   const double ghz = clock_ghz();
-  const KernelConfig& best = kernel_configs().front();
-  const int lanes = std::string(best.isa) == "avx2" ? 8 : std::string(best.isa) == "neon" ? 4 : 1;
-  const double peak = 2.0 * lanes * 2.0 * ghz;  // GFLOP/s: 2 FMA a cycle x lanes x 2 flops
-  std::printf("clock ~%.2f GHz (dependent adds; /proc/cpuinfo: %.2f); core FMA peak ESTIMATE %.1f GFLOP/s "
-              "(2 FMA x %d lanes x 2 flops a cycle)\n%d rounds; us a call: median [fastest .. slowest round]\n",
-              ghz, cpuinfo_ghz(), peak, lanes, rounds);
+  std::printf("clock ~%.2f GHz (dependent adds; /proc/cpuinfo: %.2f); core FMA peak ESTIMATE: "
+              "2 FMA x lanes x 2 flops a cycle (full-width FMA pipes)\n%d rounds; us a call: median "
+              "[fastest .. slowest round]\n",
+              ghz, cpuinfo_ghz(), rounds);
   for (const KernelConfig& config : kernel_configs()) {
     bool selected = argc <= 2;
     for (int i = 2; i < argc; i++) selected = selected || std::strcmp(argv[i], config.isa) == 0;
     if (!selected) continue;
+    const std::string isa = config.isa;
+    const int lanes = isa == "avx512f" ? 16 : isa == "avx2" ? 8 : isa == "neon" ? 4 : 1;
+    const double peak = 2.0 * lanes * 2.0 * ghz;  // GFLOP/s
+    std::printf("%s: core FMA peak ESTIMATE %.1f GFLOP/s (%d lanes)\n", config.isa, peak, lanes);
     bench_gemm(config, rounds, peak);
     bench_softmax(config, rounds);
     bench_vgelu(config, rounds);

@@ -57,6 +57,10 @@ void f32_gemm_6x16__avx2(size_t mr, size_t nc, size_t kc,
                          const F32GemmWeights& w, const float* x,
                          size_t x_stride, float* y, size_t y_stride,
                          const F32GemmEpilogue& epilogue);
+void f32_gemm_8x32__avx512f(size_t mr, size_t nc, size_t kc,
+                            const F32GemmWeights& w, const float* x,
+                            size_t x_stride, float* y, size_t y_stride,
+                            const F32GemmEpilogue& epilogue);
 #endif
 
 #if defined(__aarch64__)

@@ -44,6 +44,10 @@ void f32_layernorm__avx2(size_t channels, size_t n, const float* x, size_t x_str
                          const float* r, size_t r_stride, const float* gamma,
                          const float* beta, float eps, float* y, size_t y_stride,
                          float* scratch);
+void f32_layernorm__avx512f(size_t channels, size_t n, const float* x, size_t x_stride,
+                            const float* r, size_t r_stride, const float* gamma,
+                            const float* beta, float eps, float* y, size_t y_stride,
+                            float* scratch);
 #endif
 
 #if defined(__aarch64__)

@@ -29,6 +29,8 @@ void f32_online_softmax_4__scalar(size_t bk, size_t d, float* s, const float* ma
 #if defined(__x86_64__)
 void f32_online_softmax_16__avx2(size_t bk, size_t d, float* s, const float* mask,
                                  size_t mask_stride, float* m, float* l, float* o);
+void f32_online_softmax_32__avx512f(size_t bk, size_t d, float* s, const float* mask,
+                                    size_t mask_stride, float* m, float* l, float* o);
 #endif
 
 #if defined(__aarch64__)

@@ -16,6 +16,7 @@ void f32_vgelu__scalar(size_t rows, size_t n, float* x, size_t stride);
 
 #if defined(__x86_64__)
 void f32_vgelu__avx2(size_t rows, size_t n, float* x, size_t stride);
+void f32_vgelu__avx512f(size_t rows, size_t n, float* x, size_t stride);
 #endif
 
 #if defined(__aarch64__)

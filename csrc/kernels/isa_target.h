@@ -19,6 +19,8 @@
   _Pragma("clang attribute push(__attribute__((target(\"avx2,fma\"))), apply_to = function)")
 #define SQBERT_ISA_BEGIN_AVXVNNI \
   _Pragma("clang attribute push(__attribute__((target(\"avx2,fma,avxvnni\"))), apply_to = function)")
+#define SQBERT_ISA_BEGIN_AVX512F \
+  _Pragma("clang attribute push(__attribute__((target(\"avx512f,avx2,fma\"))), apply_to = function)")
 #define SQBERT_ISA_BEGIN_AVX512VNNI \
   _Pragma("clang attribute push(__attribute__((target(\"avx512f,avx512bw,avx512vnni,fma\"))), apply_to = function)")
 #define SQBERT_ISA_BEGIN_NEONDOT \
@@ -29,6 +31,8 @@
   _Pragma("GCC push_options") _Pragma("GCC target(\"avx2,fma\")")
 #define SQBERT_ISA_BEGIN_AVXVNNI \
   _Pragma("GCC push_options") _Pragma("GCC target(\"avx2,fma,avxvnni\")")
+#define SQBERT_ISA_BEGIN_AVX512F \
+  _Pragma("GCC push_options") _Pragma("GCC target(\"avx512f,avx2,fma\")")
 #define SQBERT_ISA_BEGIN_AVX512VNNI \
   _Pragma("GCC push_options") _Pragma("GCC target(\"avx512f,avx512bw,avx512vnni,fma\")")
 #define SQBERT_ISA_BEGIN_NEONDOT \

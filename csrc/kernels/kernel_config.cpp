@@ -11,6 +11,11 @@ std::vector<KernelConfig> detect() {
   std::vector<KernelConfig> configs;
 #if defined(__x86_64__)
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    // __builtin_cpu_supports checks that the OS saves the zmm state too.
+    if (__builtin_cpu_supports("avx512f")) {
+      configs.push_back({"avx512f", KernelId::kAvx512, f32_gemm_8x32__avx512f, 8, 32,
+                         f32_online_softmax_32__avx512f, f32_vgelu__avx512f, f32_layernorm__avx512f});
+    }
     configs.push_back({"avx2", KernelId::kAvx2, f32_gemm_6x16__avx2, 6, 16, f32_online_softmax_16__avx2,
                        f32_vgelu__avx2, f32_layernorm__avx2});
   }
@@ -33,7 +38,7 @@ std::vector<Qs8KernelConfig> detect_qs8() {
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512vnni")) {
       configs.push_back({"avx512vnni", KernelId::kQs8Avx512Vnni, qs8_gemm_12x32c4__avx512vnni, 12, 32,
-                         f32_qu7_quantize__avx2, kernel_config(KernelId::kAvx2)});
+                         f32_qu7_quantize__avx2, kernel_config(KernelId::kAvx512)});
     }
     if (__builtin_cpu_supports("avxvnni")) {
       configs.push_back({"avxvnni", KernelId::kQs8AvxVnni, qs8_gemm_6x16c4__avxvnni, 6, 16,
@@ -100,6 +105,7 @@ const char* kernel_name(KernelId id) {
   switch (id) {
     case KernelId::kScalar: return "the scalar kernel (4x4)";
     case KernelId::kAvx2: return "the avx2 kernel (6x16)";
+    case KernelId::kAvx512: return "the avx512f kernel (8x32)";
     case KernelId::kNeon: return "the neon kernel (8x8)";
     case KernelId::kQs8Scalar: return "the int8 scalar kernel (4x4c4)";
     case KernelId::kQs8Avx2: return "the int8 avx2 kernel (4x16c4)";

@@ -21,6 +21,7 @@ enum class KernelId : uint32_t {
   kScalar = 1,
   kAvx2 = 2,
   kNeon = 3,
+  kAvx512 = 4,
   // int8 kernels (Qs8KernelConfig)
   kQs8Scalar = 16,
   kQs8Avx2 = 17,
@@ -31,7 +32,7 @@ enum class KernelId : uint32_t {
 };
 
 struct KernelConfig {
-  const char* isa;  // "avx2", "neon" or "scalar"
+  const char* isa;  // "avx512f", "avx2", "neon" or "scalar"
   KernelId id;
   f32_gemm_ukernel_fn gemm;
   size_t mr;  // output channels per tile

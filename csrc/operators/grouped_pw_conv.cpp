@@ -24,7 +24,9 @@ void copy_rows(const float* src, size_t src_stride, size_t rows, size_t n, size_
   auto copy = [&](auto width) {
     for (size_t j = 0; j < rows; j++) std::memcpy(dst + j * n_max, src + j * src_stride, width * sizeof(float));
   };
-  if (n == 16) {
+  if (n == 32) {
+    copy(std::integral_constant<size_t, 32>{});
+  } else if (n == 16) {
     copy(std::integral_constant<size_t, 16>{});
   } else if (n == 8) {
     copy(std::integral_constant<size_t, 8>{});
