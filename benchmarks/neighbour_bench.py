@@ -6,12 +6,13 @@ slowed by a known factor: sqbert_kernels._set_slow_thread).
 
     python benchmarks/neighbour_bench.py [--rounds 15] [--neighbour-threads 2]
         [--slow-factor 2] [--conditions quiet,neighbour,slow] [--calls 10]
-        [--settle-ms 20] [--no-onnx]
+        [--settle-ms 20] [--no-onnx] [--litert squeezebert_b1_l128.tflite]
 
 Cases: the packed convolutions on SqueezeBERT's shapes (B1 L128, groups 4),
 the attention, the base model (random weights), and as references conv1d,
 torch.mm and (for the model) ONNX Runtime on Hugging Face SqueezeBERT's
-export. Variants: one thread; two threads on OpenMP
+export and, with --litert, LiteRT (XNNPACK) on its .tflite export
+(benchmarks/litert_export.py). Variants: one thread; two threads on OpenMP
 (set_cpu_threading("openmp"): at::parallel_for's static split) and on the
 package's pool; the references at one and two threads. The timings are
 interleaved round by round (each round times every variant of every case
@@ -49,7 +50,7 @@ OURS = (("1t", 1, "pool"), ("2t openmp", 2, "openmp"), ("2t pool", 2, "pool"))
 REFERENCE = (("1t", 1, None), ("2t", 2, None))
 
 
-def cases(onnx):
+def cases(onnx, litert):
     """{name: (fn, variants, model?)}."""
     torch.manual_seed(0)
     out = {}
@@ -75,7 +76,23 @@ def cases(onnx):
             feed = {"input_ids": ids.numpy()}
             out["ONNX Runtime model B1 L128"] = (
                 {threads: (lambda s=s: s.run(None, feed)) for threads, s in sessions.items()}, REFERENCE)
+    if litert:
+        out["LiteRT model B1 L128"] = (litert_interpreters(litert), REFERENCE)
     return out
+
+
+def litert_interpreters(path):
+    """{threads: invoke} of LiteRT interpreters (XNNPACK) on the .tflite at
+    `path`, fed random ids."""
+    from ai_edge_litert.interpreter import Interpreter
+    invokes = {}
+    for threads in (1, 2):
+        interpreter = Interpreter(model_path=path, num_threads=threads)
+        interpreter.allocate_tensors()
+        inp = interpreter.get_input_details()[0]
+        interpreter.set_tensor(inp["index"], torch.randint(1, 30522, tuple(inp["shape"])).numpy().astype(inp["dtype"]))
+        invokes[threads] = interpreter.invoke
+    return invokes
 
 
 def onnx_sessions(model, ids):
@@ -165,11 +182,13 @@ def main():
     parser.add_argument("--calls", type=int, default=10, help="back-to-back calls an op's timing averages")
     parser.add_argument("--settle-ms", type=float, default=20, help="sleep before each timing")
     parser.add_argument("--no-onnx", action="store_true", help="skip ONNX Runtime")
+    parser.add_argument("--litert", help="a .tflite of SqueezeBERT B1 L128 (benchmarks/litert_export.py) to time"
+                                         " LiteRT on (pip install ai-edge-litert)")
     parser.add_argument("--no-openmp", action="store_true",
                         help="skip the old runtime (its OpenMP threads spin after each call, taking a core from"
                              " the variants timed next)")
     args = parser.parse_args()
-    fns = cases(onnx=not args.no_onnx)
+    fns = cases(onnx=not args.no_onnx, litert=args.litert)
     if args.no_openmp:
         fns = {k: (fn, tuple(v for v in variants if v[2] != "openmp")) for k, (fn, variants) in fns.items()}
     if args.cases:

@@ -1,6 +1,7 @@
 #include "thread_pool.h"
 
 #include <pthread.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <atomic>
@@ -70,6 +71,15 @@ struct SlowThreadFromEnv {
 
 thread_local bool t_in_run = false;
 
+// The CPU this thread runs on, or -1 where that is unknown.
+int current_cpu() {
+#if defined(__linux__)
+  return sched_getcpu();
+#else
+  return -1;
+#endif
+}
+
 std::atomic<unsigned long long> s_calls{0}, s_waited{0}, s_wait_ns{0}, s_worker_tasks{0}, s_tasks{0};
 
 // Claims pack a job's generation (high 32 bits) with a task index or count
@@ -87,17 +97,22 @@ class Pool {
   // Runs the job; false (nothing run) when another call owns the pool.
   bool run(size_t tasks, int threads, TaskRangeFn fn, void* ctx) {
     if (busy_.exchange(true, std::memory_order_acquire)) return false;
-    const int workers = threads - 1;
+    threads = std::min(threads, kMaxThreads);
+    bool started = false;  // a worker: it starts on this thread's CPU
     try {
-      while (static_cast<int>(workers_.size()) < workers) {
+      while (static_cast<int>(workers_.size()) < threads - 1) {
         const int id = static_cast<int>(workers_.size()) + 1;
+#if defined(__linux__)
+        if (pthread_getaffinity_np(pthread_self(), sizeof(cpu_set_t), &allowed_[id]) != 0) CPU_ZERO(&allowed_[id]);
+#endif
         workers_.emplace_back([this, id] { worker_main(id); });
+        handles_[id] = workers_.back().native_handle();
         workers_.back().detach();
+        started = true;
       }
     } catch (...) {  // no more threads: run on those there are
       threads = static_cast<int>(workers_.size()) + 1;
     }
-    threads = std::min(threads, kMaxThreads);
     const uint32_t gen = gen_.load(std::memory_order_relaxed) + 1;
     fn_.store(fn, std::memory_order_relaxed);
     ctx_.store(ctx, std::memory_order_relaxed);
@@ -115,7 +130,9 @@ class Pool {
       ranges_[t].v.store(range(begin, end), std::memory_order_release);
     }
     gen_.store(gen, std::memory_order_seq_cst);
-    if (sleepers_.load(std::memory_order_seq_cst) > 0) {
+    const bool asleep = sleepers_.load(std::memory_order_seq_cst) > 0;
+    if (asleep || started) steer_workers(threads);
+    if (asleep) {
       { std::lock_guard<std::mutex> lock(mutex_); }
       work_cv_.notify_all();
     }
@@ -200,6 +217,33 @@ class Pool {
     }
   }
 
+  // Linux may wake a sleeping worker on the CPU of the caller that wakes
+  // it (and starts a new one there), busy with the caller, while another
+  // CPU idles (on these 2-CPU VMs
+  // in about half the wake-ups after an idle stretch). The two then shared
+  // one core for milliseconds, the balancer leaving a thread that ran in the
+  // last half millisecond where it is: calls took 1.0-2.8x their one-thread
+  // time (benchmarks/RESULTS.md). So before waking the workers, the caller
+  // narrows their affinity to the CPUs other than its own; each worker, once
+  // running elsewhere, restores its own (set_affinity moves a thread only
+  // when its CPU falls outside the new mask).
+  void steer_workers(int threads) {
+#if defined(__linux__)
+    const int cpu = current_cpu();
+    if (cpu < 0 || cpu >= CPU_SETSIZE) return;
+    for (int id = 1; id < threads; id++) {
+      cpu_set_t others = allowed_[id];
+      CPU_CLR(cpu, &others);
+      if (CPU_COUNT(&others) == 0) continue;
+      if (pthread_setaffinity_np(handles_[id], sizeof others, &others) == 0) {
+        steered_[id].v.store(true, std::memory_order_release);
+      }
+    }
+#else
+    (void)threads;
+#endif
+  }
+
   void worker_main(int id) {
     uint32_t seen = gen_.load(std::memory_order_acquire);
     for (;;) {
@@ -215,12 +259,27 @@ class Pool {
         sleepers_.fetch_sub(1, std::memory_order_relaxed);
       }
       seen = gen_.load(std::memory_order_acquire);
+#if defined(__linux__)
+      if (steered_[id].v.exchange(false, std::memory_order_acquire)) {
+        pthread_setaffinity_np(pthread_self(), sizeof(cpu_set_t), &allowed_[id]);
+      }
+#endif
       if (id < threads_.load(std::memory_order_relaxed)) work(seen, id);
     }
   }
 
   std::atomic<bool> busy_{false};
   std::vector<std::thread> workers_;  // the owner's only
+  // Worker id's thread (id >= 1), the CPUs it may run on as it started,
+  // and whether the owner has narrowed them (steer_workers).
+  pthread_t handles_[kMaxThreads] = {};
+#if defined(__linux__)
+  cpu_set_t allowed_[kMaxThreads];
+#endif
+  struct alignas(64) Flag {
+    std::atomic<bool> v{false};
+  };
+  Flag steered_[kMaxThreads];
   std::atomic<uint32_t> gen_{0};
   std::atomic<uint64_t> job_tasks_{0};  // tag(gen, tasks)
   struct alignas(64) Slot {
