@@ -1,8 +1,15 @@
 // The operators' thread pool (csrc/operators/thread_pool.h), without torch:
 // every task runs exactly once for any thread count, with a slowed thread,
 // from concurrent callers and nested calls; an exception in a task reaches
-// the caller after the claimed ranges finish.
+// the caller after the claimed ranges finish; workers woken after an idle
+// stretch run off the caller's CPU and keep the CPUs they started with.
+#if defined(__linux__)
+#include <pthread.h>
+#include <sched.h>
+#endif
+
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <stdexcept>
 #include <thread>
@@ -95,6 +102,35 @@ int main() {
     check(caught, "exception rethrown to the caller");
     check(each_once(64, 2), "the pool works after an exception");
   }
+
+#if defined(__linux__)
+  // A worker asleep (past its spin) is woken off the caller's CPU: the
+  // caller narrows its affinity for the wake-up, and the worker restores it.
+  cpu_set_t process;
+  pthread_getaffinity_np(pthread_self(), sizeof process, &process);
+  if (CPU_COUNT(&process) >= 2) {
+    for (int rep = 0; rep < 10; rep++) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      const pthread_t caller = pthread_self();
+      std::atomic<int> worker_tasks{0}, on_caller_cpu{0}, narrowed{0};
+      const int caller_cpu = sched_getcpu();
+      sqbert::parallel_run(64, 2, [&](size_t, size_t) {
+        if (pthread_equal(pthread_self(), caller)) {
+          std::this_thread::sleep_for(std::chrono::microseconds(200));  // leave the worker tasks
+          return;
+        }
+        worker_tasks++;
+        if (sched_getcpu() == caller_cpu) on_caller_cpu++;
+        cpu_set_t mine;
+        pthread_getaffinity_np(pthread_self(), sizeof mine, &mine);
+        if (!CPU_EQUAL(&mine, &process)) narrowed++;
+      });
+      check(worker_tasks.load() > 0, "a woken worker takes tasks");
+      check(on_caller_cpu.load() == 0, "a woken worker runs off the caller's CPU");
+      check(narrowed.load() == 0, "a woken worker runs with the CPUs it started with");
+    }
+  }
+#endif
 
   if (failures == 0) std::printf("thread_pool: all passed\n");
   return failures == 0 ? 0 : 1;
