@@ -168,7 +168,8 @@ def report(title, fns, times, stats):
     if stats["calls"]:
         print(f"pool: {stats['calls']} calls (2t pool rounds), {stats['waited_calls']} waited for a claimed range"
               f" ({stats['wait_ns'] / max(1, stats['waited_calls']) / 1e3:.1f} us mean,"
-              f" {stats['wait_ns'] / 1e6:.2f} ms in all); workers ran {stats['worker_tasks']} of {stats['tasks']} tasks")
+              f" {stats['wait_ns'] / 1e6:.2f} ms in all, {stats['caller_slept']} asleep); workers ran"
+              f" {stats['worker_tasks']} of {stats['tasks']} tasks, {stats['shared_cpu']} times on the caller's CPU")
 
 
 def main():

@@ -304,8 +304,9 @@ def pool_scope() -> Iterator[None]:
 def _thread_pool_stats(reset: bool = False) -> dict:
     """The pool's counters since the last reset: calls, calls whose caller
     waited for a range a worker had claimed, the time those waits took (ns),
-    the tasks workers ran, all tasks."""
-    keys = ("calls", "waited_calls", "wait_ns", "worker_tasks", "tasks")
+    the tasks workers ran, all tasks, the times a worker took up a call on
+    its caller's CPU, the waits in which the caller slept."""
+    keys = ("calls", "waited_calls", "wait_ns", "worker_tasks", "tasks", "shared_cpu", "caller_slept")
     return dict(zip(keys, torch.ops.sqbert._thread_pool_stats(reset)))
 
 

@@ -3,6 +3,7 @@ same bits on 1, 2 and 3 threads, on the pool and on at::parallel_for, with
 a simulated slow thread, from concurrent Python threads and in a forked
 child; the runtime switch."""
 import multiprocessing
+import os
 import threading
 
 import pytest
@@ -133,6 +134,31 @@ def test_pool_scope(threads_restored, runtime):
     with sk.pool_scope():  # one thread: nothing to share
         CASES["conv packed gelu"]()
     assert sk.ops._thread_pool_stats()["calls"] == 0
+
+
+def mkl_max_threads():
+    """MKL's thread count for this thread (what its vector math, such as the
+    pooler's tanh, runs on), or None where torch has no MKL."""
+    import ctypes
+    path = os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so")
+    try:
+        get = ctypes.CDLL(path).MKL_Get_Max_Threads
+    except (OSError, AttributeError):
+        return None
+    return get()
+
+
+def test_pool_scope_holds_mkl_at_one_thread(threads_restored):
+    if not torch.backends.mkl.is_available() or mkl_max_threads() is None:
+        pytest.skip("torch has no MKL here")
+    sk.set_cpu_threading("pool")
+    torch.set_num_threads(2)
+    assert mkl_max_threads() == 2
+    with sk.pool_scope():
+        assert mkl_max_threads() == 1
+    assert mkl_max_threads() == 2
+    torch.set_num_threads(3)  # the process-wide count again, not one left on this thread
+    assert mkl_max_threads() == 3
 
 
 def test_set_op_threads_refuses_bad_counts():

@@ -80,7 +80,8 @@ int current_cpu() {
 #endif
 }
 
-std::atomic<unsigned long long> s_calls{0}, s_waited{0}, s_wait_ns{0}, s_worker_tasks{0}, s_tasks{0};
+std::atomic<unsigned long long> s_calls{0}, s_waited{0}, s_wait_ns{0}, s_worker_tasks{0}, s_tasks{0}, s_shared_cpu{0},
+    s_caller_slept{0};
 
 // Claims pack a job's generation (high 32 bits) with a task index or count
 // (low 32 bits), so a worker late for one job can never claim from the next.
@@ -114,6 +115,7 @@ class Pool {
       threads = static_cast<int>(workers_.size()) + 1;
     }
     const uint32_t gen = gen_.load(std::memory_order_relaxed) + 1;
+    caller_cpu_.store(current_cpu(), std::memory_order_relaxed);
     fn_.store(fn, std::memory_order_relaxed);
     ctx_.store(ctx, std::memory_order_relaxed);
     threads_.store(threads, std::memory_order_relaxed);
@@ -146,6 +148,7 @@ class Pool {
       while (finished_.load(std::memory_order_acquire) != tasks && Clock::now() < spin_until) cpu_relax();
       if (finished_.load(std::memory_order_acquire) != tasks) {
         std::unique_lock<std::mutex> lock(mutex_);
+        s_caller_slept.fetch_add(1, std::memory_order_relaxed);
         caller_waiting_.store(true, std::memory_order_seq_cst);
         done_cv_.wait(lock, [&] { return finished_.load(std::memory_order_seq_cst) == tasks; });
         caller_waiting_.store(false, std::memory_order_relaxed);
@@ -264,7 +267,12 @@ class Pool {
         pthread_setaffinity_np(pthread_self(), sizeof(cpu_set_t), &allowed_[id]);
       }
 #endif
-      if (id < threads_.load(std::memory_order_relaxed)) work(seen, id);
+      if (id < threads_.load(std::memory_order_relaxed)) {
+        if (current_cpu() == caller_cpu_.load(std::memory_order_relaxed)) {
+          s_shared_cpu.fetch_add(1, std::memory_order_relaxed);
+        }
+        work(seen, id);
+      }
     }
   }
 
@@ -291,6 +299,7 @@ class Pool {
   std::atomic<void*> ctx_{nullptr};
   std::atomic<int> threads_{1};
   std::atomic<int> sleepers_{0};
+  std::atomic<int> caller_cpu_{-1};  // the current job's caller's CPU
   std::atomic<bool> caller_waiting_{false};
   std::exception_ptr error_;  // under mutex_ while the job runs
   std::mutex mutex_;
@@ -357,7 +366,8 @@ void run_slowed(int thread, TaskRangeFn fn, void* ctx, size_t begin, size_t end)
 
 ThreadPoolStats thread_pool_stats(bool reset) {
   auto get = [&](std::atomic<unsigned long long>& c) { return reset ? c.exchange(0) : c.load(); };
-  return ThreadPoolStats{get(s_calls), get(s_waited), get(s_wait_ns), get(s_worker_tasks), get(s_tasks)};
+  return ThreadPoolStats{get(s_calls),        get(s_waited), get(s_wait_ns),     get(s_worker_tasks),
+                         get(s_tasks),        get(s_shared_cpu), get(s_caller_slept)};
 }
 
 }  // namespace sqbert

@@ -60,9 +60,11 @@ void run_slowed(int thread, TaskRangeFn fn, void* ctx, size_t begin, size_t end)
 // Counters since the last reset, for the benchmarks: pool calls; calls
 // whose caller had to wait for a range a worker claimed (after it had no
 // more to claim); the time those waits took; the tasks the workers (not the
-// caller) ran.
+// caller) ran; all tasks; the times a worker took up a job on the CPU its
+// caller ran on at the start; the waits in which the caller, done
+// spinning, slept.
 struct ThreadPoolStats {
-  unsigned long long calls, waited_calls, wait_ns, worker_tasks, tasks;
+  unsigned long long calls, waited_calls, wait_ns, worker_tasks, tasks, shared_cpu, caller_slept;
 };
 ThreadPoolStats thread_pool_stats(bool reset);
 

@@ -7,6 +7,8 @@
 #include <omp.h>
 #endif
 
+#include <dlfcn.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -28,6 +30,21 @@ std::atomic<bool> g_openmp{[] {
 
 thread_local int t_op_threads = 0;
 
+// MKL's per-thread thread count (MKL_Set_Num_Threads_Local, the C entry:
+// the lowercase names are Fortran's, by pointer), where torch has MKL
+// (x86), or null. MKL
+// threads its vector math on OpenMP at a count of its own, which
+// omp_set_num_threads leaves alone: the pooler's tanh ([1, 768] at B1) ran
+// on two threads, and that OpenMP thread then spun milliseconds on the core
+// the pool's worker needed in the next forward (back to back, the model at
+// two threads took 27 ms on the pool against 21 on OpenMP).
+using MklSetNumThreadsLocal = int (*)(int);
+MklSetNumThreadsLocal mkl_set_num_threads_local() {
+  static const auto fn =
+      reinterpret_cast<MklSetNumThreadsLocal>(dlsym(RTLD_DEFAULT, "MKL_Set_Num_Threads_Local"));
+  return fn;
+}
+
 }  // namespace
 
 int op_threads() { return t_op_threads > 0 ? t_op_threads : at::get_num_threads(); }
@@ -43,6 +60,9 @@ int64_t set_op_threads(int64_t threads, int64_t torch_threads) {
 #if defined(_OPENMP)
   omp_set_num_threads(static_cast<int>(torch_threads));
 #endif
+  // One thread here, or back to MKL's process-wide count (0), which
+  // torch.set_num_threads sets.
+  if (MklSetNumThreadsLocal mkl = mkl_set_num_threads_local()) mkl(torch_threads == 1 ? 1 : 0);
   return previous;
 }
 
@@ -61,7 +81,8 @@ void set_slow_thread_op(int64_t thread, double factor) { set_slow_thread(static_
 std::vector<int64_t> thread_pool_stats_op(bool reset) {
   const ThreadPoolStats s = thread_pool_stats(reset);
   return {static_cast<int64_t>(s.calls), static_cast<int64_t>(s.waited_calls), static_cast<int64_t>(s.wait_ns),
-          static_cast<int64_t>(s.worker_tasks), static_cast<int64_t>(s.tasks)};
+          static_cast<int64_t>(s.worker_tasks), static_cast<int64_t>(s.tasks),
+          static_cast<int64_t>(s.shared_cpu),   static_cast<int64_t>(s.caller_slept)};
 }
 
 }  // namespace sqbert

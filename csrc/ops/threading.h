@@ -25,15 +25,17 @@ int op_threads();
 // Sets this thread's op thread count (0: follow torch's) and its OpenMP
 // thread count (what at::get_num_threads() and torch's own ops use on this
 // thread, and only here: torch.set_num_threads would also change torch's
-// process-wide default, which a thread starting meanwhile would take), and
-// returns the previous op thread count.
+// process-wide default, which a thread starting meanwhile would take), with
+// MKL's for this thread at 1 when torch_threads is 1 and at MKL's
+// process-wide count otherwise, and returns the previous op thread count.
 int64_t set_op_threads(int64_t threads, int64_t torch_threads);
 
 // The simulated little core (thread_pool.h's set_slow_thread), for tests
 // and benchmarks: thread `thread` runs `factor` times slower.
 void set_slow_thread_op(int64_t thread, double factor);
 
-// thread_pool_stats: {calls, waited calls, wait ns, worker tasks, tasks}.
+// thread_pool_stats: {calls, waited calls, wait ns, worker tasks, tasks,
+// shared-CPU starts, caller sleeps}.
 std::vector<int64_t> thread_pool_stats_op(bool reset);
 
 }  // namespace sqbert
