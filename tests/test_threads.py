@@ -80,6 +80,27 @@ def test_same_bits_on_any_thread_count(threads_restored, runtime, threads, slow)
             assert torch.equal(fn(), EXPECTED[name]), (name, runtime, threads, slow)
 
 
+@pytest.mark.parametrize("runtime", ["pool", "openmp"])
+def test_scratch_left_by_larger_calls(threads_restored, runtime):
+    # Each thread keeps its scratch buffers (csrc/operators/scratch.h): what
+    # larger calls of other shapes leave in them must not reach a result.
+    sk.set_cpu_threading(runtime)
+    torch.set_num_threads(2)
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(2, 2200, 300, generator=g) * 1e30
+    w = torch.randn(1024, 1100, 1, generator=g)
+    packed = sk.pack_pw_weight(w, None, 2)
+    q = torch.randn(1, 128, 1000, generator=g).fill_(float("nan"))
+    for _ in range(2):
+        sk.grouped_pw_conv_packed(x, packed, 1024, "gelu")
+        sk.grouped_pw_ffn_packed(x, packed, sk.pack_pw_weight(w[:, :512], None, 2), 1024, 1024, "gelu")
+        sk.grouped_pw_conv_q8(x, sk.quantize_pw_weight(w, None, 2), 1024)
+        sk.fused_attention(q, q, q, torch.zeros(1, 1, 1000, 1000), 2)
+        sk.fused_attention_varlen(q, q, q, torch.tensor([0, 999, 1000]), 2)
+        for name, fn in CASES.items():
+            assert torch.equal(fn(), EXPECTED[name]), (name, runtime)
+
+
 def test_runtime_switch(threads_restored):
     assert sk.cpu_threading() == "openmp"  # the default (SQBERT_THREADS=pool picks the pool)
     assert sk.set_cpu_threading("pool") == "openmp"

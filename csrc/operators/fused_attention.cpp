@@ -258,20 +258,26 @@ AttentionPlan make_plan(const FusedAttentionArgs& args, const KernelConfig& conf
   return p;
 }
 
-// A thread's buffers, allocated once for all its tasks.
+// A thread's buffers, kept from call to call (scratch.h says why): resized
+// to each call's plan, which zero-fills only what grows.
 struct AttentionBuffers {
   std::vector<float> q_tile, scores, context, running_max, running_sum, key_bias, mask_tile, packed_keys;
-  size_t packed_head = SIZE_MAX;  // TaskPlace::head_id of packed_keys
+  size_t packed_head = SIZE_MAX;  // TaskPlace::head_id of packed_keys, in this call
 
-  explicit AttentionBuffers(const AttentionPlan& p)
-      : q_tile(p.d * p.nr),
-        scores(p.block_capacity * p.nr),
-        context(p.d * p.nr),
-        running_max(p.nr),
-        running_sum(p.nr),
-        key_bias(p.gather_key_bias ? p.block_capacity : 0),
-        mask_tile(p.query_mask ? p.nr * p.block_capacity : 0),
-        packed_keys(p.pack ? std::max((p.length + p.mr - 1) / p.mr * p.mr, copied_row_stride(p.length)) * p.d : 0) {}
+  static AttentionBuffers& of_this_thread(const AttentionPlan& p) {
+    thread_local AttentionBuffers buf;
+    buf.q_tile.resize(p.d * p.nr);
+    buf.scores.resize(p.block_capacity * p.nr);
+    buf.context.resize(p.d * p.nr);
+    buf.running_max.resize(p.nr);
+    buf.running_sum.resize(p.nr);
+    buf.key_bias.resize(p.gather_key_bias ? p.block_capacity : 0);
+    buf.mask_tile.resize(p.query_mask ? p.nr * p.block_capacity : 0);
+    buf.packed_keys.resize(
+        p.pack ? std::max((p.length + p.mr - 1) / p.mr * p.mr, copied_row_stride(p.length)) * p.d : 0);
+    buf.packed_head = SIZE_MAX;
+    return buf;
+  }
 };
 
 // One task: a tile of nc queries from i0 of one head of one sequence, its
@@ -412,7 +418,7 @@ template <typename Schedule>
 void run_schedule(const FusedAttentionArgs& args, const KernelConfig& config, const AttentionPlan& p,
                   const Schedule& schedule, size_t task_begin, size_t task_end) {
   if (task_begin >= task_end) return;
-  AttentionBuffers buf(p);
+  AttentionBuffers& buf = AttentionBuffers::of_this_thread(p);
   for (size_t task = task_begin; task < task_end; task++) {
     const TaskPlace at = schedule.place(task);
     const AttentionTask t = make_task(args, p, at);

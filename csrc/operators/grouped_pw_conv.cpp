@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "../kernels/f32_gemm_pack.h"
+#include "scratch.h"
 
 namespace sqbert {
 namespace {
@@ -148,10 +149,13 @@ void gemm_block(const KernelConfig& config, size_t m, const BlockRows& x, const 
 class Qu7Block {
  public:
   Qu7Block(const Qs8KernelConfig& config, size_t max_depth)
-      : config_(config), xq_(qu7_block_bytes(config.nr, max_depth)), scale_(config.nr), zero_(config.nr) {}
+      : config_(config),
+        xq_(thread_scratch<Scratch::kQuantized, uint8_t>(qu7_block_bytes(config.nr, max_depth))),
+        scale_(thread_scratch<Scratch::kScales, float>(config.nr)),
+        zero_(thread_scratch<Scratch::kZeroPoints, int32_t>(config.nr)) {}
 
   void quantize(const BlockRows& x) {
-    config_.quantize(x.rows, x.nc, config_.nr, x.x, x.stride, xq_.data(), scale_.data(), zero_.data());
+    config_.quantize(x.rows, x.nc, config_.nr, x.x, x.stride, xq_, scale_, zero_);
     nc_ = x.nc;
     depth_ = x.rows;
   }
@@ -163,16 +167,16 @@ class Qu7Block {
     for (size_t m0 = 0; m0 < m; m0 += config_.mr, panels += panel_bytes) {
       const size_t mr = std::min(config_.mr, m - m0);
       float* tile = y + m0 * y_stride;
-      config_.gemm(mr, nc_, depth_, panels, xq_.data(), scale_.data(), zero_.data(), tile, y_stride);
+      config_.gemm(mr, nc_, depth_, panels, xq_, scale_, zero_, tile, y_stride);
       if (gelu) config_.f32->vgelu(mr, nc_, tile, y_stride);
     }
   }
 
  private:
   const Qs8KernelConfig& config_;
-  std::vector<uint8_t> xq_;
-  std::vector<float> scale_;
-  std::vector<int32_t> zero_;
+  uint8_t* xq_;
+  float* scale_;
+  int32_t* zero_;
   size_t nc_ = 0, depth_ = 0;
 };
 
@@ -191,7 +195,7 @@ size_t grouped_pw_conv_task_flops(const GroupedPwConvArgs& args,
 void grouped_pw_conv_run(const GroupedPwConvArgs& args,
                          const KernelConfig& config, size_t task_begin,
                          size_t task_end) {
-  std::vector<float> x_panel(slice_depth(args.group_in) * config.nr);
+  float* x_panel = thread_scratch<Scratch::kXPanel, float>(slice_depth(args.group_in) * config.nr);
   for (size_t task = task_begin; task < task_end; task++) {
     const Block blk = task_block(task, args.groups, args.length, config);
     float* y = args.y + blk.b * args.y_batch_stride + blk.g * args.group_out * args.y_channel_stride + blk.n0;
@@ -205,7 +209,7 @@ void grouped_pw_conv_run(const GroupedPwConvArgs& args,
               args.bias != nullptr ? args.bias + c : nullptr};
     };
     gemm_block(config, args.group_out, task_rows(args, task, task_end, config),
-               task_rows(args, task + 1, task_end, config), y, args.y_channel_stride, args.gelu, x_panel.data(),
+               task_rows(args, task + 1, task_end, config), y, args.y_channel_stride, args.gelu, x_panel,
                panel);
   }
 }
@@ -220,21 +224,21 @@ size_t grouped_pw_ffn_task_flops(const GroupedPwFfnArgs& args, const KernelConfi
 
 void grouped_pw_ffn_run(const GroupedPwFfnArgs& args, const KernelConfig& config, size_t task_begin,
                         size_t task_end) {
-  std::vector<float> x_panel(slice_depth(args.group_in) * config.nr);
+  float* x_panel = thread_scratch<Scratch::kXPanel, float>(slice_depth(args.group_in) * config.nr);
   // The block's hidden activations, laid out as the second convolution's x
-  // panel: group_hidden rows of nr positions (48 KB for SqueezeBERT).
-  std::vector<float> hidden(std::max<size_t>(1, args.group_hidden) * config.nr);
+  // panel: group_hidden rows of nr positions (96 KB for SqueezeBERT at nr 32).
+  float* hidden = thread_scratch<Scratch::kHidden, float>(std::max<size_t>(1, args.group_hidden) * config.nr);
   for (size_t task = task_begin; task < task_end; task++) {
     const Block blk = task_block(task, args.groups, args.length, config);
     gemm_block(config, args.group_hidden, task_rows(args, task, task_end, config), BlockRows{nullptr, 0, 0, 0},
-               hidden.data(), config.nr, args.gelu, x_panel.data(), [&](size_t m0, size_t k0) {
+               hidden, config.nr, args.gelu, x_panel, [&](size_t m0, size_t k0) {
                  return packed_panel(args.packed_w1, args.packed_w1_group_stride, blk.g, args.group_hidden,
                                      args.group_in, m0, k0, config);
                });
     float* y = args.y + blk.b * args.y_batch_stride + blk.g * args.group_out * args.y_channel_stride + blk.n0;
-    gemm_block(config, args.group_out, BlockRows{hidden.data(), config.nr, args.group_hidden, blk.nc},
+    gemm_block(config, args.group_out, BlockRows{hidden, config.nr, args.group_hidden, blk.nc},
                task_rows(args, task + 1, task_end, config), y,
-               args.y_channel_stride, false, x_panel.data(), [&](size_t m0, size_t k0) {
+               args.y_channel_stride, false, x_panel, [&](size_t m0, size_t k0) {
                  return packed_panel(args.packed_w2, args.packed_w2_group_stride, blk.g, args.group_out,
                                      args.group_hidden, m0, k0, config);
                });
@@ -273,13 +277,13 @@ void grouped_pw_ffn_q8_run(const GroupedPwFfnQ8Args& args, const Qs8KernelConfig
                            size_t task_end) {
   Qu7Block block(config, std::max(args.group_in, args.group_hidden));
   // The block's float hidden activations, group_hidden rows of nr positions.
-  std::vector<float> hidden(std::max<size_t>(1, args.group_hidden) * config.nr);
+  float* hidden = thread_scratch<Scratch::kHidden, float>(std::max<size_t>(1, args.group_hidden) * config.nr);
   for (size_t task = task_begin; task < task_end; task++) {
     const Block blk = task_block(task, args.groups, args.length, config);
     block.quantize(task_rows(args, task, task_end, config));
-    block.gemm(args.group_hidden, args.packed_w1 + blk.g * args.packed_w1_group_stride, hidden.data(), config.nr,
+    block.gemm(args.group_hidden, args.packed_w1 + blk.g * args.packed_w1_group_stride, hidden, config.nr,
                args.gelu);
-    block.quantize(BlockRows{hidden.data(), config.nr, args.group_hidden, blk.nc});
+    block.quantize(BlockRows{hidden, config.nr, args.group_hidden, blk.nc});
     block.gemm(args.group_out, args.packed_w2 + blk.g * args.packed_w2_group_stride,
                args.y + blk.b * args.y_batch_stride + blk.g * args.group_out * args.y_channel_stride + blk.n0,
                args.y_channel_stride, false);
