@@ -255,18 +255,16 @@ def set_cpu_isa(isa: str) -> str:
 
 
 def cpu_threading() -> str:
-    """The runtime the CPU ops' tasks run on: ``"openmp"`` (torch's
-    ``at::parallel_for``, a static split; the default, fastest on an idle
-    machine) or ``"pool"`` (the package's own: tasks claimed dynamically, so
-    a fast thread takes over a slow or preempted one's; for machines shared
-    with other busy processes). Both use ``torch.get_num_threads()``
-    threads."""
+    """The runtime the CPU ops' tasks run on: ``"pool"`` (the package's own,
+    the default: tasks claimed dynamically, so a fast thread takes over a
+    slow or preempted one's) or ``"openmp"`` (torch's ``at::parallel_for``,
+    a static split). Both use ``torch.get_num_threads()`` threads."""
     return torch.ops.sqbert.cpu_threading()
 
 
 def set_cpu_threading(runtime: str) -> str:
     """Selects the runtime of the CPU ops' tasks, ``"pool"`` or ``"openmp"``
-    (see :func:`cpu_threading`; ``SQBERT_THREADS=pool`` in the environment
+    (see :func:`cpu_threading`; ``SQBERT_THREADS=openmp`` in the environment
     selects it at load time), and returns the previous one."""
     return torch.ops.sqbert.set_cpu_threading(runtime)
 

@@ -102,10 +102,10 @@ def test_scratch_left_by_larger_calls(threads_restored, runtime):
 
 
 def test_runtime_switch(threads_restored):
-    assert sk.cpu_threading() == "openmp"  # the default (SQBERT_THREADS=pool picks the pool)
-    assert sk.set_cpu_threading("pool") == "openmp"
-    assert sk.cpu_threading() == "pool"
+    assert sk.cpu_threading() == "pool"  # the default (SQBERT_THREADS=openmp picks OpenMP)
     assert sk.set_cpu_threading("openmp") == "pool"
+    assert sk.cpu_threading() == "openmp"
+    assert sk.set_cpu_threading("pool") == "openmp"
     with pytest.raises(RuntimeError, match="set_cpu_threading"):
         sk.set_cpu_threading("tbb")
 

@@ -19,13 +19,12 @@
 namespace sqbert {
 namespace {
 
-// OpenMP unless SQBERT_THREADS=pool: on an idle machine at::parallel_for's
-// threads, spinning between calls, are hot for the next op (benchmarks/
-// RESULTS.md: the model at two threads 1-4% slower on the pool when idle,
-// twice as fast beside a busy neighbour).
+// The pool unless SQBERT_THREADS=openmp: as fast as at::parallel_for on an
+// idle machine, and where a neighbour or a slow core holds a thread up,
+// twice as fast (benchmarks/RESULTS.md).
 std::atomic<bool> g_openmp{[] {
   const char* s = std::getenv("SQBERT_THREADS");
-  return s == nullptr || std::strcmp(s, "pool") != 0;
+  return s != nullptr && std::strcmp(s, "openmp") == 0;
 }()};
 
 thread_local int t_op_threads = 0;

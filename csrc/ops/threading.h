@@ -1,6 +1,6 @@
-// Which runtime runs the ops' tasks: torch's at::parallel_for (OpenMP's
-// static split, the default) or the package's own pool
-// (operators/thread_pool.h), for machines shared with busy processes.
+// Which runtime runs the ops' tasks: the package's own pool
+// (operators/thread_pool.h, the default) or torch's at::parallel_for
+// (OpenMP's static split).
 #pragma once
 
 #include <cstdint>
@@ -9,8 +9,8 @@
 
 namespace sqbert {
 
-// True when the tasks run on at::parallel_for: the default, unless
-// set_cpu_threading("pool") or SQBERT_THREADS=pool at load time.
+// True when the tasks run on at::parallel_for: after
+// set_cpu_threading("openmp"), or with SQBERT_THREADS=openmp at load time.
 bool threading_is_openmp();
 
 // "pool" or "openmp": selects the runtime for later calls, returns the
