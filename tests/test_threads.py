@@ -5,6 +5,7 @@ child; the runtime switch."""
 import multiprocessing
 import os
 import threading
+import time
 
 import pytest
 import torch
@@ -180,6 +181,29 @@ def test_pool_scope_holds_mkl_at_one_thread(threads_restored):
     assert mkl_max_threads() == 2
     torch.set_num_threads(3)  # the process-wide count again, not one left on this thread
     assert mkl_max_threads() == 3
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc")
+def test_pool_scope_releases_openmp_threads(threads_restored):
+    # OpenMP's threads, spinning after torch's parallel regions, would take
+    # the cores the pool's workers need: entering the scope ends the team.
+    sk.set_cpu_threading("pool")
+    torch.set_num_threads(2)
+    big = torch.ones(1 << 22)
+
+    def threads():
+        return len(os.listdir("/proc/self/task"))
+
+    big.add_(1)
+    with_team = threads()
+    with sk.pool_scope():
+        deadline = time.monotonic() + 2
+        while threads() >= with_team and time.monotonic() < deadline:
+            time.sleep(0.01)  # exiting threads leave /proc a moment later
+        assert threads() == with_team - 1
+    big.add_(1)
+    assert threads() == with_team  # torch's next parallel region starts it again
+    assert torch.equal(big, torch.full_like(big, 3))
 
 
 def test_set_op_threads_refuses_bad_counts():

@@ -40,4 +40,5 @@ TORCH_LIBRARY(sqbert, m) {
   m.def("_set_slow_thread(int thread, float factor) -> ()", &sqbert::set_slow_thread_op);
   m.def("_thread_pool_stats(bool reset=False) -> int[]", &sqbert::thread_pool_stats_op);
   m.def("_set_op_threads(int threads, int torch_threads) -> int", &sqbert::set_op_threads);
+  m.def("_release_openmp_threads() -> ()", &sqbert::release_openmp_threads);
 }

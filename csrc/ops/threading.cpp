@@ -59,10 +59,18 @@ int64_t set_op_threads(int64_t threads, int64_t torch_threads) {
 #if defined(_OPENMP)
   omp_set_num_threads(static_cast<int>(torch_threads));
 #endif
+  if (torch_threads == 1) release_openmp_threads();
   // One thread here, or back to MKL's process-wide count (0), which
   // torch.set_num_threads sets.
   if (MklSetNumThreadsLocal mkl = mkl_set_num_threads_local()) mkl(torch_threads == 1 ? 1 : 0);
   return previous;
+}
+
+void release_openmp_threads() {
+#if defined(_OPENMP)
+  // Not from inside a parallel region (where it would fail anyway).
+  if (!omp_in_parallel()) omp_pause_resource_all(omp_pause_soft);
+#endif
 }
 
 bool threading_is_openmp() { return g_openmp.load(std::memory_order_relaxed); }

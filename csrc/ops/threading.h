@@ -28,7 +28,17 @@ int op_threads();
 // process-wide default, which a thread starting meanwhile would take), with
 // MKL's for this thread at 1 when torch_threads is 1 and at MKL's
 // process-wide count otherwise, and returns the previous op thread count.
+// With torch_threads 1 it also releases OpenMP's threads
+// (release_openmp_threads).
 int64_t set_op_threads(int64_t threads, int64_t torch_threads);
+
+// Ends the calling thread's OpenMP team, if it has one; torch's next
+// parallel region on this thread starts it again (about 25 us). Its threads
+// spin for milliseconds after each region, on the cores the pool's workers
+// need: the model at two threads took 27-28 ms right after any torch op at
+// two threads (a 512x512 matmul will do), 21.5 after a sleep. Entering a
+// scope (set_op_threads with torch_threads 1) calls it.
+void release_openmp_threads();
 
 // The simulated little core (thread_pool.h's set_slow_thread), for tests
 // and benchmarks: thread `thread` runs `factor` times slower.

@@ -4,6 +4,8 @@ import statistics
 import time
 from typing import Dict, List, Optional
 
+import torch
+
 from .cases import Case
 
 
@@ -32,6 +34,10 @@ def time_case_rounds(case: Case, rounds: int, min_round_s: float = 0.02,
     samples = {name: [] for name in case.candidates}
     for _ in range(rounds):
         for name, fn in case.candidates.items():
+            # Each round starts without the OpenMP threads of the candidate
+            # before, which spin for milliseconds on the cores this one's
+            # threads (torch's or the package's pool) need.
+            torch.ops.sqbert._release_openmp_threads()
             start = time.perf_counter()
             for _ in range(calls[name]):
                 fn()
