@@ -227,15 +227,15 @@ def attention_varlen_reference(q: Tensor, k: Tensor, v: Tensor, seq_offsets: Ten
 
 def cpu_isas(dtype: str = "float32") -> List[str]:
     """The ISAs this build and CPU have kernels for, fastest first: the float
-    kernel sets (``"avx2"``, ``"neon"``, ``"scalar"``), or with ``"int8"`` the
+    kernel sets (``"avx512f"``, ``"avx2"``, ``"neon"``, ``"scalar"``), or with ``"int8"`` the
     int8 kernels (``"avx512vnni"``, ``"avxvnni"``, ``"avx2"``, ``"neondot"``, ``"neon"``,
     ``"scalar"``)."""
     return torch.ops.sqbert.cpu_isas(dtype)
 
 
 def cpu_isa(dtype: str = "float32") -> str:
-    """The ISA of the CPU kernels in use: ``"avx2"``, ``"neon"`` or
-    ``"scalar"``; with ``"int8"``, the int8 kernels that
+    """The ISA of the CPU kernels in use: ``"avx512f"``, ``"avx2"``, ``"neon"``
+    or ``"scalar"``; with ``"int8"``, the int8 kernels that
     :func:`quantize_pw_weight` packs for by default (the fastest beside the
     selected float kernels)."""
     return torch.ops.sqbert.cpu_isa(dtype)
