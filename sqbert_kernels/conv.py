@@ -82,8 +82,9 @@ def _packed_weight(conv: nn.Conv1d, w: Tensor, b: Optional[Tensor], isa: Optiona
     load_state_dict, ``mul_`` under no_grad: the version counter), new
     storage (``.data =``) or another kernel selected. The cache holds weak
     references: a new tensor at a freed tensor's address is not mistaken
-    for it. In-place writes through ``.data`` bypass the version counter:
-    call :func:`repack` after those."""
+    for it. In-place writes through ``.data``, and to weights created under
+    ``torch.inference_mode()`` (inference tensors have no version counter),
+    go unseen: call :func:`repack` after those."""
     key = ("int8", conv.int8) if int8 else isa or ops.cpu_isa()
     cached = conv.__dict__.get("_sqbert_packed")
     if cached is None or not cached.holds(w, b, key):
@@ -110,12 +111,18 @@ class _PackedCache:
 
 
 def _version_key(w: Tensor, b: Optional[Tensor], isa):
-    return w._version, w.data_ptr(), None if b is None else (b._version, b.data_ptr()), isa
+    return _tensor_key(w), None if b is None else _tensor_key(b), isa
+
+
+def _tensor_key(t: Tensor):
+    # An inference tensor has no version counter (reading it raises).
+    return None if t.is_inference() else t._version, t.data_ptr()
 
 
 def repack(model: nn.Module) -> nn.Module:
     """Drops the packed weights of every convolution in ``model``, so the next
-    inference packs them anew (needed only after writes through ``.data``)."""
+    inference packs them anew (needed only after writes through ``.data`` or
+    to weights created under ``torch.inference_mode()``)."""
     for module in model.modules():
         module.__dict__.pop("_sqbert_packed", None)
     return model

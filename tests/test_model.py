@@ -235,6 +235,25 @@ def test_packed_weights_follow_weight_updates():
     torch.testing.assert_close(run(sk.repack(model)), reference(model), rtol=0, atol=1e-5)
 
 
+def test_model_built_under_inference_mode():
+    # Its weights are inference tensors, which have no version counter.
+    config = sk.SqueezeBertConfig(**SMALL)
+    ids, mask, _ = inputs(config)
+    torch.manual_seed(0)
+    want_model = sk.SqueezeBertModel(config).eval()
+    with torch.inference_mode():
+        torch.manual_seed(0)
+        model = sk.SqueezeBertModel(config).eval()
+        got = model(ids, attention_mask=mask).last_hidden_state
+        torch.testing.assert_close(got, want_model(ids, attention_mask=mask).last_hidden_state, rtol=0, atol=0)
+        # An in-place write to one goes unseen until repack().
+        model.encoder.layers[0].intermediate.conv1d.weight.mul_(1.5)
+        want_model.encoder.layers[0].intermediate.conv1d.weight.data.mul_(1.5)
+        got = sk.repack(model)(ids, attention_mask=mask).last_hidden_state
+        want = sk.repack(want_model)(ids, attention_mask=mask).last_hidden_state
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
+
+
 def test_packed_weights_follow_the_cpu_isa():
     # Packing is per kernel tile (avx2 6 rows, neon 8, scalar 4): switching
     # the ISA must repack, not feed one tile's layout to another's kernel.
