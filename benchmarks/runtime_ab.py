@@ -51,8 +51,9 @@ def main():
     previous = torch.get_num_threads(), sk.cpu_threading()
     torch.set_num_threads(2)
     try:
+        timed = cases()
         with torch.inference_mode():
-            for name, (fn, calls, before) in cases().items():
+            for name, (fn, calls, before) in timed.items():
                 times = {"pool": [], "openmp": []}
                 for i in range(args.rounds):
                     for runtime in (("openmp", "pool") if i % 2 == 0 else ("pool", "openmp")):
