@@ -47,6 +47,18 @@ void copy_rows(const float* src, size_t src_stride, size_t rows, size_t n, size_
 // that fit L1, which store and reload every output tile once more.
 constexpr size_t kMaxDepth = 1024;
 
+// From this depth x is read in place where a block's row is two cache lines
+// (AVX-512's 32 positions): its panel would not fit L1 either, and the copy
+// cost more than the scattered rows. With AVX-512, 3072->768 in 4 groups
+// ran 6% faster in place at B1 L128 (1 and 2 threads) and 1-5% at L512, the
+// dense 768->768 1-3%; with AVX2's one-line rows in place ran 0-4% slower.
+constexpr size_t kInPlaceDepth = 512;
+
+template <typename Config>
+bool reads_in_place(size_t depth, const Config& config) {
+  return depth >= kInPlaceDepth && config.nr * sizeof(float) >= 128;
+}
+
 size_t slice_depth(size_t k) {
   return divide_round_up(k, std::max<size_t>(1, divide_round_up(k, kMaxDepth)));
 }
@@ -99,7 +111,7 @@ F32GemmWeights packed_panel(const float* packed, size_t group_stride, size_t g, 
 // Rows [0, m) of one block of output, y = W x (+ bias, then GELU if asked),
 // the weights of rows m0.. from depth k0 given by panel(m0, k0). x goes
 // through x_panel in depth slices, or is read in place when it is a panel
-// already (stride nr). `next` is the block the caller runs next (rows = 0
+// already (stride nr) or deep (reads_in_place). `next` is the block the caller runs next (rows = 0
 // for none): its rows are fetched a few per micro-kernel call, so its copy
 // finds them in cache.
 template <typename Panel>
@@ -107,7 +119,7 @@ void gemm_block(const KernelConfig& config, size_t m, const BlockRows& x, const 
                 size_t y_stride, bool gelu, float* x_panel, const Panel& panel) {
   const size_t depth = slice_depth(x.rows);
   const size_t calls = std::max<size_t>(1, divide_round_up(m, config.mr));
-  const bool in_place = x.stride == config.nr;
+  const bool in_place = x.stride == config.nr || reads_in_place(x.rows, config);
   // Slices until k0 + kc reaches rows; one for rows = 0 (y = bias).
   for (size_t k0 = 0, kc = 0; k0 == 0 || k0 < x.rows; k0 += kc) {
     kc = std::min(depth, x.rows - k0);
@@ -137,7 +149,7 @@ void gemm_block(const KernelConfig& config, size_t m, const BlockRows& x, const 
         __builtin_prefetch(ahead.x + r * ahead.stride + ahead.nc - 1);
       }
       // The bias starts the sum in the first slice; later ones accumulate.
-      config.gemm(mr, x.nc, kc, panel(m0, k0), xk, config.nr, tile, y_stride,
+      config.gemm(mr, x.nc, kc, panel(m0, k0), xk, in_place ? x.stride : config.nr, tile, y_stride,
                   F32GemmEpilogue{/*accumulate=*/!first, /*col_scale=*/nullptr});
       if (gelu && last) config.vgelu(mr, x.nc, tile, y_stride);
     }
@@ -182,35 +194,86 @@ class Qu7Block {
 
 }  // namespace
 
+// A convolution whose x is read in place splits its output channels into
+// chunks of about kChunkRows, each chunk of each block a task: SqueezeBERT's
+// dense 768->768 convolution (after the attention) had 4 tasks at B1 L128,
+// too few for two threads of unequal speed. Without a copy of x a chunk
+// costs no more; tasks run block-fastest, so consecutive ones share a
+// chunk's weights (590 KB there, in L2).
+constexpr size_t kChunkRows = 192;
+
+// One task of the convolution: a block, and output channels m0 .. m0 + m of
+// its group.
+struct ConvTask {
+  Block blk;
+  size_t m0, m;
+};
+
+class ConvTasks {
+ public:
+  ConvTasks(const GroupedPwConvArgs& args, const KernelConfig& config)
+      : args_(args),
+        config_(config),
+        blocks_(position_blocks(args.length, config)),
+        chunks_(reads_in_place(args.group_in, config) ? std::max<size_t>(1, args.group_out / kChunkRows) : 1),
+        chunk_rows_(divide_round_up(divide_round_up(args.group_out, chunks_), config.mr) * config.mr) {}
+
+  size_t count() const { return args_.batch * args_.groups * chunks_ * blocks_; }
+  size_t flops() const { return 2 * chunk_rows_ * args_.group_in * config_.nr; }
+
+  ConvTask at(size_t task) const {
+    const size_t n0 = (task % blocks_) * config_.nr, rest = task / blocks_;
+    const size_t chunk = rest % chunks_, bg = rest / chunks_;
+    const size_t m0 = std::min(chunk * chunk_rows_, args_.group_out);
+    return ConvTask{Block{bg / args_.groups, bg % args_.groups, n0, std::min(config_.nr, args_.length - n0)}, m0,
+                    std::min(chunk_rows_, args_.group_out - m0)};
+  }
+
+  // The x rows task `task` reads; none past task_end.
+  BlockRows rows(size_t task, size_t task_end) const {
+    if (task >= task_end) return BlockRows{nullptr, 0, 0, 0};
+    const Block blk = at(task).blk;
+    return BlockRows{args_.x + blk.b * args_.x_batch_stride + blk.g * args_.group_in * args_.x_channel_stride + blk.n0,
+                     args_.x_channel_stride, args_.group_in, blk.nc};
+  }
+
+ private:
+  const GroupedPwConvArgs& args_;
+  const KernelConfig& config_;
+  size_t blocks_, chunks_, chunk_rows_;
+};
+
 size_t grouped_pw_conv_task_count(const GroupedPwConvArgs& args,
                                   const KernelConfig& config) {
-  return task_count(args, config);
+  return ConvTasks(args, config).count();
 }
 
 size_t grouped_pw_conv_task_flops(const GroupedPwConvArgs& args,
                                   const KernelConfig& config) {
-  return 2 * args.group_out * args.group_in * config.nr;
+  return ConvTasks(args, config).flops();
 }
 
 void grouped_pw_conv_run(const GroupedPwConvArgs& args,
                          const KernelConfig& config, size_t task_begin,
                          size_t task_end) {
   float* x_panel = thread_scratch<Scratch::kXPanel, float>(slice_depth(args.group_in) * config.nr);
+  const ConvTasks tasks(args, config);
   for (size_t task = task_begin; task < task_end; task++) {
-    const Block blk = task_block(task, args.groups, args.length, config);
-    float* y = args.y + blk.b * args.y_batch_stride + blk.g * args.group_out * args.y_channel_stride + blk.n0;
+    const ConvTask t = tasks.at(task);
+    const Block& blk = t.blk;
+    float* y = args.y + blk.b * args.y_batch_stride + (blk.g * args.group_out + t.m0) * args.y_channel_stride +
+               blk.n0;
     auto panel = [&](size_t m0, size_t k0) -> F32GemmWeights {
       if (args.packed_weight != nullptr) {
-        return packed_panel(args.packed_weight, args.packed_group_stride, blk.g, args.group_out, args.group_in, m0,
-                            k0, config);
+        return packed_panel(args.packed_weight, args.packed_group_stride, blk.g, args.group_out, args.group_in,
+                            t.m0 + m0, k0, config);
       }
-      const size_t c = blk.g * args.group_out + m0;
+      const size_t c = blk.g * args.group_out + t.m0 + m0;
       return {args.weight + c * args.w_stride_c + k0 * args.w_stride_k, args.w_stride_c, args.w_stride_k,
               args.bias != nullptr ? args.bias + c : nullptr};
     };
-    gemm_block(config, args.group_out, task_rows(args, task, task_end, config),
-               task_rows(args, task + 1, task_end, config), y, args.y_channel_stride, args.gelu, x_panel,
-               panel);
+    gemm_block(config, t.m, tasks.rows(task, task_end), tasks.rows(task + 1, task_end), y, args.y_channel_stride,
+               args.gelu, x_panel, panel);
   }
 }
 

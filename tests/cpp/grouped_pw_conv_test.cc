@@ -24,7 +24,10 @@ void test_operator(const KernelConfig& config, std::mt19937& rng) {
   const Case cases[] = {{1, 1, 1, 1, 1},  {2, 4, 7, 5, 17},   {3, 2, 13, 9, 33},
                         {1, 4, 48, 48, 128}, {2, 3, 5, 31, 1}, {1, 1, 0, 4, 3},
                         // deeper than one 1024-channel slice: accumulates across slices
-                        {1, 2, 61, 2100, 19}};
+                        {1, 2, 61, 2100, 19},
+                        // x read in place (AVX-512) and the output channels
+                        // in two chunks, the last one 195 rows
+                        {2, 1, 403, 600, 45}};
   for (const Case& t : cases)
   for (bool packed_weights : {true, false}) {
     // x with gaps: channel stride length + 2, batch stride one channel more.
