@@ -17,8 +17,9 @@ export and, with --litert, LiteRT (XNNPACK) on its .tflite export
 package's pool; the references at one and two threads. The timings are
 interleaved round by round (each round times every variant of every case
 once: an op as the mean of --calls back-to-back calls, the model as one
-call, each after --settle-ms asleep so the runtime timed before has gone
-idle), so slow stretches of a noisy machine hit them all. The
+call, each after the OpenMP threads of the variant before are released
+and --settle-ms asleep, as after an idle stretch: 0 times warm workers),
+so slow stretches of a noisy machine hit them all. The
 simulated little core slows thread 1 of this package's ops only (OpenMP's
 thread 1, or the pool's first worker); the references run unslowed there.
 
@@ -122,12 +123,15 @@ def onnx_sessions(model, ids):
 
 def call(fn, threads, runtime, calls, settle):
     """Seconds a call: the mean of `calls` back-to-back calls, as a model
-    makes them, after `settle` seconds asleep, in which the threads of the
-    runtime timed before (OpenMP's spin for milliseconds) go idle."""
+    makes them, after `settle` seconds asleep (as after an idle stretch:
+    the workers asleep; 0 times calls on warm workers)."""
     torch.set_num_threads(threads)
     if runtime is not None:
         sk.set_cpu_threading(runtime)
     f = fn[threads] if isinstance(fn, dict) else fn
+    # The OpenMP threads of the variant before would spin on the cores this
+    # one needs (the settle's sleep outlasts them too).
+    torch.ops.sqbert._release_openmp_threads()
     time.sleep(settle)
     start = time.perf_counter()
     for _ in range(calls):
