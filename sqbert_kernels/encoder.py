@@ -123,7 +123,7 @@ class SqueezeBertSelfAttention(nn.Module):
     def forward(self, hidden_states, attention_mask, output_attentions=False):
         """attention_mask: a padding or additive mask as transformers passes
         it, or a Varlen (this package's encoder on unpadded tokens)."""
-        q, k, v = (conv(hidden_states) for conv in (self.query, self.key, self.value))
+        q, k, v = self._query_key_value(hidden_states)
         if isinstance(attention_mask, Varlen):
             dropout = self.dropout if self.training and self.dropout.p > 0 else None
             return {"context_layer": varlen_attention(q, k, v, attention_mask, self.num_attention_heads, dropout)}
@@ -139,6 +139,25 @@ class SqueezeBertSelfAttention(nn.Module):
         else:
             context = ops.fused_attention(q, k, v, mask, self.num_attention_heads)
         return {"context_layer": context}
+
+
+    def _query_key_value(self, x):
+        convs = (self.query, self.key, self.value)
+        if len({(conv.groups, conv.out_channels) for conv in convs}) == 1 and _plain(*convs):
+            # One call for the three, each block of x copied (or quantized)
+            # once: fewer calls and copies than three convolutions.
+            params = [p for conv in convs for p in (conv.weight, conv.bias)]
+            int8 = convs[0].int8
+            if (int8 is not None and all(conv.int8 == int8 for conv in convs) and not torch.compiler.is_compiling()
+                    and all(_runs_int8(conv, x, conv.weight, conv.bias) for conv in convs)):
+                return ops.grouped_pw_convs_q8(
+                    x, [_packed_weight(conv, conv.weight, conv.bias, int8=True) for conv in convs],
+                    convs[0].out_channels)
+            if all(conv.int8 is None for conv in convs) and _runs_packed(x, *params):
+                isa = ops.cpu_isa()
+                return ops.grouped_pw_convs_packed(
+                    x, [_packed_weight(conv, conv.weight, conv.bias, isa) for conv in convs], convs[0].out_channels)
+        return tuple(conv(x) for conv in convs)
 
 
 class ConvDropoutLayerNorm(nn.Module):

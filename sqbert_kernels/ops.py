@@ -63,6 +63,14 @@ def grouped_pw_ffn_packed(x: Tensor, packed_w1: Tensor, packed_w2: Tensor, hidde
                                                   activation)
 
 
+def grouped_pw_convs_packed(x: Tensor, packed_weights: List[Tensor], out_channels: int) -> List[Tensor]:
+    """``[grouped_pw_conv_packed(x, p, out_channels) for p in packed_weights]``
+    (one to three, packed alike: one kernel, groups and channel counts) in
+    one call, each block of ``x`` copied once for all of them: attention's
+    query, key and value. Inference only, as :func:`grouped_pw_conv_packed`."""
+    return torch.ops.sqbert.grouped_pw_convs_packed(x, packed_weights, out_channels)
+
+
 def quantize_pw_weight(weight: Tensor, bias: Optional[Tensor], groups: int, isa: Optional[str] = None) -> Tensor:
     """Quantizes weight to int8 (symmetric, one scale per output channel) and
     packs it with its scales, row sums and bias for :func:`grouped_pw_conv_q8`.
@@ -83,6 +91,13 @@ def grouped_pw_conv_q8(x: Tensor, packed_weight: Tensor, out_channels: int, acti
     Inference only: with grad mode on, an input that requires grad is a
     RuntimeError."""
     return torch.ops.sqbert.grouped_pw_conv_q8(x, packed_weight, out_channels, activation)
+
+
+def grouped_pw_convs_q8(x: Tensor, packed_weights: List[Tensor], out_channels: int) -> List[Tensor]:
+    """:func:`grouped_pw_convs_packed` in int8, on weights from
+    :func:`quantize_pw_weight`: each block of ``x`` quantized once for all of
+    them, the same bits as :func:`grouped_pw_conv_q8` on each."""
+    return torch.ops.sqbert.grouped_pw_convs_q8(x, packed_weights, out_channels)
 
 
 def grouped_pw_ffn_q8(x: Tensor, packed_w1: Tensor, packed_w2: Tensor, hidden_channels: int,
@@ -367,6 +382,16 @@ def _grouped_pw_ffn_q8_fake(x, packed_w1, packed_w2, hidden_channels, out_channe
     return _ncw_out_fake("grouped_pw_ffn_q8", x, out_channels)
 
 
+@torch.library.register_fake("sqbert::grouped_pw_convs_packed")
+def _grouped_pw_convs_packed_fake(x, packed_weights, out_channels):
+    return [_ncw_out_fake("grouped_pw_convs_packed", x, out_channels) for _ in packed_weights]
+
+
+@torch.library.register_fake("sqbert::grouped_pw_convs_q8")
+def _grouped_pw_convs_q8_fake(x, packed_weights, out_channels):
+    return [_ncw_out_fake("grouped_pw_convs_q8", x, out_channels) for _ in packed_weights]
+
+
 @torch.library.register_fake("sqbert::quantize_pw_weight")
 def _quantize_pw_weight_fake(weight, bias, groups, isa=None):
     _out_channels_per_group(weight.shape[0], groups)
@@ -572,6 +597,11 @@ def _grouped_pw_conv_flops(x_shape, w_shape, *args, out_shape=None, **kwargs) ->
 def _grouped_pw_conv_packed_flops(x_shape, packed_shape, out_channels, *args, out_shape=None, **kwargs) -> int:
     batch, in_channels, length = x_shape
     return 2 * batch * length * out_channels * (in_channels // packed_shape[0])
+
+
+@register_flop_formula([torch.ops.sqbert.grouped_pw_convs_packed, torch.ops.sqbert.grouped_pw_convs_q8])
+def _grouped_pw_convs_flops(x_shape, packed_shapes, out_channels, *args, out_shape=None, **kwargs) -> int:
+    return sum(_grouped_pw_conv_packed_flops(x_shape, shape, out_channels) for shape in packed_shapes)
 
 
 @register_flop_formula([torch.ops.sqbert.grouped_pw_ffn_packed, torch.ops.sqbert.grouped_pw_ffn_q8])

@@ -256,24 +256,45 @@ size_t grouped_pw_conv_task_flops(const GroupedPwConvArgs& args,
 void grouped_pw_conv_run(const GroupedPwConvArgs& args,
                          const KernelConfig& config, size_t task_begin,
                          size_t task_end) {
-  float* x_panel = thread_scratch<Scratch::kXPanel, float>(slice_depth(args.group_in) * config.nr);
-  const ConvTasks tasks(args, config);
+  grouped_pw_convs_run(&args, 1, config, task_begin, task_end);
+}
+
+size_t grouped_pw_convs_task_flops(const GroupedPwConvArgs* convs, size_t count, const KernelConfig& config) {
+  return count * ConvTasks(convs[0], config).flops();
+}
+
+void grouped_pw_convs_run(const GroupedPwConvArgs* convs, size_t count, const KernelConfig& config,
+                          size_t task_begin, size_t task_end) {
+  const GroupedPwConvArgs& geometry = convs[0];
+  float* x_panel = thread_scratch<Scratch::kXPanel, float>(slice_depth(geometry.group_in) * config.nr);
+  const ConvTasks tasks(geometry, config);
   for (size_t task = task_begin; task < task_end; task++) {
     const ConvTask t = tasks.at(task);
     const Block& blk = t.blk;
-    float* y = args.y + blk.b * args.y_batch_stride + (blk.g * args.group_out + t.m0) * args.y_channel_stride +
-               blk.n0;
-    auto panel = [&](size_t m0, size_t k0) -> F32GemmWeights {
-      if (args.packed_weight != nullptr) {
-        return packed_panel(args.packed_weight, args.packed_group_stride, blk.g, args.group_out, args.group_in,
-                            t.m0 + m0, k0, config);
-      }
-      const size_t c = blk.g * args.group_out + t.m0 + m0;
-      return {args.weight + c * args.w_stride_c + k0 * args.w_stride_k, args.w_stride_c, args.w_stride_k,
-              args.bias != nullptr ? args.bias + c : nullptr};
-    };
-    gemm_block(config, t.m, tasks.rows(task, task_end), tasks.rows(task + 1, task_end), y, args.y_channel_stride,
-               args.gelu, x_panel, panel);
+    BlockRows rows = tasks.rows(task, task_end);
+    // Several convolutions copy the block once, up front; one copies it in
+    // gemm_block, prefetching as it goes.
+    if (count > 1 && rows.stride != config.nr && !reads_in_place(rows.rows, config) &&
+        slice_depth(rows.rows) == rows.rows) {
+      copy_rows(rows.x, rows.stride, rows.rows, rows.nc, config.nr, x_panel);
+      rows = BlockRows{x_panel, config.nr, rows.rows, rows.nc};
+    }
+    for (size_t i = 0; i < count; i++) {
+      const GroupedPwConvArgs& args = convs[i];
+      float* y = args.y + blk.b * args.y_batch_stride + (blk.g * args.group_out + t.m0) * args.y_channel_stride +
+                 blk.n0;
+      auto panel = [&](size_t m0, size_t k0) -> F32GemmWeights {
+        if (args.packed_weight != nullptr) {
+          return packed_panel(args.packed_weight, args.packed_group_stride, blk.g, args.group_out, args.group_in,
+                              t.m0 + m0, k0, config);
+        }
+        const size_t c = blk.g * args.group_out + t.m0 + m0;
+        return {args.weight + c * args.w_stride_c + k0 * args.w_stride_k, args.w_stride_c, args.w_stride_k,
+                args.bias != nullptr ? args.bias + c : nullptr};
+      };
+      const BlockRows next = i + 1 == count ? tasks.rows(task + 1, task_end) : BlockRows{nullptr, 0, 0, 0};
+      gemm_block(config, t.m, rows, next, y, args.y_channel_stride, args.gelu, x_panel, panel);
+    }
   }
 }
 
@@ -318,13 +339,27 @@ size_t grouped_pw_conv_q8_task_flops(const GroupedPwConvQ8Args& args, const Qs8K
 
 void grouped_pw_conv_q8_run(const GroupedPwConvQ8Args& args, const Qs8KernelConfig& config, size_t task_begin,
                             size_t task_end) {
-  Qu7Block block(config, args.group_in);
+  grouped_pw_convs_q8_run(&args, 1, config, task_begin, task_end);
+}
+
+size_t grouped_pw_convs_q8_task_flops(const GroupedPwConvQ8Args* convs, size_t count,
+                                      const Qs8KernelConfig& config) {
+  return count * grouped_pw_conv_q8_task_flops(convs[0], config);
+}
+
+void grouped_pw_convs_q8_run(const GroupedPwConvQ8Args* convs, size_t count, const Qs8KernelConfig& config,
+                             size_t task_begin, size_t task_end) {
+  const GroupedPwConvQ8Args& geometry = convs[0];
+  Qu7Block block(config, geometry.group_in);
   for (size_t task = task_begin; task < task_end; task++) {
-    const Block blk = task_block(task, args.groups, args.length, config);
-    block.quantize(task_rows(args, task, task_end, config));
-    block.gemm(args.group_out, args.packed_weight + blk.g * args.packed_group_stride,
-               args.y + blk.b * args.y_batch_stride + blk.g * args.group_out * args.y_channel_stride + blk.n0,
-               args.y_channel_stride, args.gelu);
+    const Block blk = task_block(task, geometry.groups, geometry.length, config);
+    block.quantize(task_rows(geometry, task, task_end, config));
+    for (size_t i = 0; i < count; i++) {
+      const GroupedPwConvQ8Args& args = convs[i];
+      block.gemm(args.group_out, args.packed_weight + blk.g * args.packed_group_stride,
+                 args.y + blk.b * args.y_batch_stride + blk.g * args.group_out * args.y_channel_stride + blk.n0,
+                 args.y_channel_stride, args.gelu);
+    }
   }
 }
 

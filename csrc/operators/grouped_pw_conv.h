@@ -49,6 +49,15 @@ void grouped_pw_conv_run(const GroupedPwConvArgs& args,
                          const KernelConfig& config, size_t task_begin,
                          size_t task_end);
 
+// Convolutions of one x with the same geometry (all but the weights, the
+// GELU and y of convs[0..count) alike: attention's query, key and value),
+// as one call: a task copies its block of x once for all of them. Tasks as
+// grouped_pw_conv's for convs[0].
+constexpr size_t kMaxSharedInputConvs = 3;
+size_t grouped_pw_convs_task_flops(const GroupedPwConvArgs* convs, size_t count, const KernelConfig& config);
+void grouped_pw_convs_run(const GroupedPwConvArgs* convs, size_t count, const KernelConfig& config,
+                          size_t task_begin, size_t task_end);
+
 // Two grouped 1x1 convolutions with the same groups, a transformer's
 // feed-forward block on NCW activations:
 //   y = W2 act(W1 x + b1) + b2
@@ -101,6 +110,11 @@ size_t grouped_pw_conv_q8_task_count(const GroupedPwConvQ8Args& args, const Qs8K
 size_t grouped_pw_conv_q8_task_flops(const GroupedPwConvQ8Args& args, const Qs8KernelConfig& config);
 void grouped_pw_conv_q8_run(const GroupedPwConvQ8Args& args, const Qs8KernelConfig& config, size_t task_begin,
                             size_t task_end);
+// As grouped_pw_convs_run, in int8: a task quantizes its block once.
+size_t grouped_pw_convs_q8_task_flops(const GroupedPwConvQ8Args* convs, size_t count,
+                                      const Qs8KernelConfig& config);
+void grouped_pw_convs_q8_run(const GroupedPwConvQ8Args* convs, size_t count, const Qs8KernelConfig& config,
+                             size_t task_begin, size_t task_end);
 
 // The feed-forward block in int8: the hidden activations of a block are
 // quantized again, per position and group, for the second convolution.

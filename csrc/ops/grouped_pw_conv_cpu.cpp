@@ -124,9 +124,27 @@ bool parse_activation(c10::string_view activation, const char* op = kOp) {
   return activation == "gelu";
 }
 
+// The geometry every operator's args share (GroupedPwConvArgs,
+// GroupedPwFfnArgs and their int8 forms), from x (positions contiguous) and
+// its output y [batch, out_channels, length].
+template <typename Args>
+void set_geometry(Args& args, const at::Tensor& x, int64_t groups, const at::Tensor& y) {
+  args.batch = x.size(0);
+  args.groups = groups;
+  args.group_out = y.size(1) / groups;
+  args.group_in = x.size(1) / groups;
+  args.length = x.size(2);
+  args.x = x.data_ptr<float>();
+  args.x_batch_stride = x.stride(0);
+  args.x_channel_stride = x.stride(1);
+  args.y = y.data_ptr<float>();
+  args.y_batch_stride = y.stride(0);
+  args.y_channel_stride = y.stride(1);
+}
+
 // Runs an operator on x with the weights `args` already describes: y
-// [batch, out_channels, length] allocated, the geometry both operators
-// share (GroupedPwConvArgs, GroupedPwFfnArgs) filled in, the tasks run.
+// [batch, out_channels, length] allocated, the geometry filled in, the
+// tasks run.
 template <typename Args, typename Config>
 at::Tensor run_operator(const Config& config, const at::Tensor& x_in, int64_t groups, int64_t out_channels,
                         Args args,
@@ -136,21 +154,9 @@ at::Tensor run_operator(const Config& config, const at::Tensor& x_in, int64_t gr
   // The kernels read each channel row as contiguous positions; any batch and
   // channel strides are used as they are.
   const at::Tensor x = positions_contiguous(x_in);
-  const int64_t batch = x.size(0), length = x.size(2);
-  at::Tensor y = at::empty({batch, out_channels, length}, x.options());
+  at::Tensor y = at::empty({x.size(0), out_channels, x.size(2)}, x.options());
   if (y.numel() == 0) return y;
-
-  args.batch = batch;
-  args.groups = groups;
-  args.group_out = out_channels / groups;
-  args.group_in = x.size(1) / groups;
-  args.length = length;
-  args.x = x.data_ptr<float>();
-  args.x_batch_stride = x.stride(0);
-  args.x_channel_stride = x.stride(1);
-  args.y = y.data_ptr<float>();
-  args.y_batch_stride = y.stride(0);
-  args.y_channel_stride = y.stride(1);
+  set_geometry(args, x, groups, y);
   run_tasks(task_count(args, config), task_flops(args, config),
             [&](size_t begin, size_t end) { run(args, config, begin, end); });
   return y;
@@ -318,6 +324,69 @@ at::Tensor grouped_pw_ffn_q8_cpu(const at::Tensor& x, const at::Tensor& packed_w
                       grouped_pw_ffn_q8_task_flops, grouped_pw_ffn_q8_run);
 }
 
+// Convolutions of one x, each with its own packed weights (float32 or int8
+// by Config), as one call: the weights checked against each other (one
+// kernel, groups, input and output channels) and against x.
+template <typename Config, typename Args>
+std::vector<at::Tensor> run_shared_input_convs(
+    const char* op, const at::Tensor& x_in, at::TensorList packed_weights, int64_t out_channels,
+    void (*set_weights)(Args&, const CheckedPacked<Config>&),
+    size_t (*task_count)(const Args&, const Config&),
+    size_t (*task_flops)(const Args*, size_t, const Config&),
+    void (*run)(const Args*, size_t, const Config&, size_t, size_t)) {
+  check_x(x_in, op);
+  const size_t count = packed_weights.size();
+  TORCH_CHECK(count >= 1 && count <= kMaxSharedInputConvs, op, ": expected 1 to ", kMaxSharedInputConvs,
+              " packed weights, got ", count);
+  std::vector<CheckedPacked<Config>> packed;
+  for (size_t i = 0; i < count; i++) {
+    const std::string name = "packed_weights[" + std::to_string(i) + "]";
+    packed.push_back(checked_packed<Config>(packed_weights[i], op, name.c_str()));
+    check_channels(packed[i], op, name.c_str(), out_channels, "out_channels");
+    TORCH_CHECK(packed[i].config == packed[0].config && packed[i].groups() == packed[0].groups() &&
+                    packed[i].group_in() == packed[0].group_in(),
+                op, ": expected every packed weight packed as packed_weights[0] (", kernel_name(packed[0].config->id),
+                ", ", packed[0].groups(), " groups of ", packed[0].group_in(), " input channels), got ", name, " (",
+                kernel_name(packed[i].config->id), ", ", packed[i].groups(), " groups of ", packed[i].group_in(), ")");
+  }
+  check_x_channels(x_in, packed[0].groups(), packed[0].group_in(), op);
+  const at::Tensor x = positions_contiguous(x_in);
+  std::vector<at::Tensor> ys;
+  Args args[kMaxSharedInputConvs] = {};
+  for (size_t i = 0; i < count; i++) {
+    ys.push_back(at::empty({x.size(0), out_channels, x.size(2)}, x.options()));
+    set_geometry(args[i], x, packed[0].groups(), ys[i]);
+    set_weights(args[i], packed[i]);
+  }
+  if (ys[0].numel() == 0) return ys;
+  const Config& config = *packed[0].config;
+  run_tasks(task_count(args[0], config), task_flops(args, count, config),
+            [&](size_t begin, size_t end) { run(args, count, config, begin, end); });
+  return ys;
+}
+
+std::vector<at::Tensor> grouped_pw_convs_packed_cpu(const at::Tensor& x, at::TensorList packed_weights,
+                                                    int64_t out_channels) {
+  return run_shared_input_convs<KernelConfig, GroupedPwConvArgs>(
+      "grouped_pw_convs_packed", x, packed_weights, out_channels,
+      [](GroupedPwConvArgs& args, const CheckedPacked<KernelConfig>& packed) {
+        args.packed_weight = reinterpret_cast<const float*>(packed.group0());
+        args.packed_group_stride = packed.row_bytes() / sizeof(float);
+      },
+      grouped_pw_conv_task_count, grouped_pw_convs_task_flops, grouped_pw_convs_run);
+}
+
+std::vector<at::Tensor> grouped_pw_convs_q8_cpu(const at::Tensor& x, at::TensorList packed_weights,
+                                                int64_t out_channels) {
+  return run_shared_input_convs<Qs8KernelConfig, GroupedPwConvQ8Args>(
+      "grouped_pw_convs_q8", x, packed_weights, out_channels,
+      [](GroupedPwConvQ8Args& args, const CheckedPacked<Qs8KernelConfig>& packed) {
+        args.packed_weight = packed.group0();
+        args.packed_group_stride = packed.row_bytes();
+      },
+      grouped_pw_conv_q8_task_count, grouped_pw_convs_q8_task_flops, grouped_pw_convs_q8_run);
+}
+
 at::Tensor grouped_pw_conv_cpu(const at::Tensor& x, const at::Tensor& weight,
                                const std::optional<at::Tensor>& bias,
                                int64_t groups, c10::string_view activation) {
@@ -354,4 +423,6 @@ TORCH_LIBRARY_IMPL(sqbert, CPU, m) {
   m.impl("quantize_pw_weight", &sqbert::quantize_pw_weight_cpu);
   m.impl("grouped_pw_conv_q8", &sqbert::grouped_pw_conv_q8_cpu);
   m.impl("grouped_pw_ffn_q8", &sqbert::grouped_pw_ffn_q8_cpu);
+  m.impl("grouped_pw_convs_packed", &sqbert::grouped_pw_convs_packed_cpu);
+  m.impl("grouped_pw_convs_q8", &sqbert::grouped_pw_convs_q8_cpu);
 }

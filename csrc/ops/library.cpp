@@ -24,6 +24,10 @@ TORCH_LIBRARY(sqbert, m) {
   m.def("quantize_pw_weight(Tensor weight, Tensor? bias, int groups, str? isa=None) -> Tensor");
   m.def("grouped_pw_conv_q8(Tensor x, Tensor packed_weight, int out_channels, str activation=\"none\") -> Tensor");
   m.def("grouped_pw_ffn_q8(Tensor x, Tensor packed_w1, Tensor packed_w2, int hidden_channels, int out_channels, str activation=\"none\") -> Tensor");
+  // Up to three convolutions of one x (attention's query, key and value) in
+  // one call, each block of x copied or quantized once.
+  m.def("grouped_pw_convs_packed(Tensor x, Tensor[] packed_weights, int out_channels) -> Tensor[]");
+  m.def("grouped_pw_convs_q8(Tensor x, Tensor[] packed_weights, int out_channels) -> Tensor[]");
   m.def("add_layernorm(Tensor x, Tensor? residual, Tensor weight, Tensor bias, float eps) -> Tensor");
   m.def("fused_attention(Tensor q, Tensor k, Tensor v, Tensor? mask, int num_heads) -> Tensor");
   m.def("fused_attention_varlen(Tensor q, Tensor k, Tensor v, Tensor seq_offsets, int num_heads) -> Tensor");
