@@ -70,6 +70,15 @@ def test_bad_lists_are_refused():
         op(x, [packed[0], sk.quantize_pw_weight(*ws[1], 2)], 6)
 
 
+def test_inference_only():
+    x = torch.randn(1, 8, 5, requires_grad=True)
+    packed = [sk.pack_pw_weight(w, b, 2) for w, b in weights(8, 6, 2, 2)]
+    with pytest.raises(RuntimeError, match=r"grouped_pw_convs_packed: inference only .* x requires grad"):
+        sk.grouped_pw_convs_packed(x, packed, 6)
+    with torch.no_grad():
+        assert len(sk.grouped_pw_convs_packed(x, packed, 6)) == 2
+
+
 def test_opcheck_and_flops():
     x = torch.randn(2, 8, 5)
     ws = weights(8, 6, 2, 3)

@@ -53,6 +53,20 @@ at::Tensor ffn_autograd(c10::DispatchKeySet keys, const at::Tensor& x, const at:
   return op.redispatch(keys & c10::after_autograd_keyset, x, w1, w2, hidden_channels, out_channels, activation);
 }
 
+// As conv_autograd, for an op of several convolutions of one x (x, packed
+// weights, out_channels).
+template <typename Op>
+std::vector<at::Tensor> convs_autograd(c10::DispatchKeySet keys, const at::Tensor& x, at::TensorList packed,
+                                       int64_t out_channels) {
+  check_inference(Op::kName, Op::kAlternative, {{"x", x}});
+  for (const at::Tensor& p : packed) check_inference(Op::kName, Op::kAlternative, {{"packed_weights", p}});
+  static const auto op = c10::Dispatcher::singleton()
+                             .findSchemaOrThrow(Op::kSchema, "")
+                             .template typed<std::vector<at::Tensor>(const at::Tensor&, at::TensorList, int64_t)>();
+  at::AutoDispatchBelowADInplaceOrView guard;
+  return op.redispatch(keys & c10::after_autograd_keyset, x, packed, out_channels);
+}
+
 constexpr const char* kConvAlternative =
     "sqbert_kernels.grouped_pw_conv (torch.ops.sqbert.grouped_pw_conv), which is differentiable, on the unpacked "
     "weight and bias";
@@ -75,6 +89,16 @@ struct FfnPacked {
   static constexpr const char* kSchema = "sqbert::grouped_pw_ffn_packed";
   static constexpr const char* kAlternative = kFfnAlternative;
 };
+struct ConvsPacked {
+  static constexpr const char* kName = "grouped_pw_convs_packed";
+  static constexpr const char* kSchema = "sqbert::grouped_pw_convs_packed";
+  static constexpr const char* kAlternative = kConvAlternative;
+};
+struct ConvsQ8 {
+  static constexpr const char* kName = "grouped_pw_convs_q8";
+  static constexpr const char* kSchema = "sqbert::grouped_pw_convs_q8";
+  static constexpr const char* kAlternative = kConvAlternative;
+};
 struct FfnQ8 {
   static constexpr const char* kName = "grouped_pw_ffn_q8";
   static constexpr const char* kSchema = "sqbert::grouped_pw_ffn_q8";
@@ -89,4 +113,6 @@ TORCH_LIBRARY_IMPL(sqbert, Autograd, m) {
   m.impl("grouped_pw_conv_q8", &sqbert::conv_autograd<sqbert::ConvQ8>);
   m.impl("grouped_pw_ffn_packed", &sqbert::ffn_autograd<sqbert::FfnPacked>);
   m.impl("grouped_pw_ffn_q8", &sqbert::ffn_autograd<sqbert::FfnQ8>);
+  m.impl("grouped_pw_convs_packed", &sqbert::convs_autograd<sqbert::ConvsPacked>);
+  m.impl("grouped_pw_convs_q8", &sqbert::convs_autograd<sqbert::ConvsQ8>);
 }
