@@ -71,20 +71,34 @@ void test_operator(const KernelConfig& config, std::mt19937& rng) {
     grouped_pw_conv_run(args, config, tasks / 3, tasks);
     const std::vector<double> want =
         reference(t.batch, t.groups, t.m, t.k, t.length, x, xbs, xcs, w, bias.data());
-    for (size_t i = 0; i < y.size(); i++) {
-      const size_t b = i / ybs, c = (i % ybs) / ycs, l = (i % ybs) % ycs;
-      const bool inside = b < t.batch && c < t.groups * t.m && l < t.length;
-      const bool ok = inside ? close(y[i], want[(b * t.groups * t.m + c) * t.length + l], t.k)
-                             : y[i] == kPoison;
-      if (!ok) {
-        fail(std::string(config.isa) + (packed_weights ? " packed" : " in-place") +
-             " operator batch=" + std::to_string(t.batch) +
-             " groups=" + std::to_string(t.groups) + " m=" + std::to_string(t.m) +
-             " k=" + std::to_string(t.k) + " length=" + std::to_string(t.length) +
-             (inside ? " wrong value" : " written outside the output"));
-        break;
+    auto check = [&](const Buffer& out, const std::string& what) {
+      for (size_t i = 0; i < out.size(); i++) {
+        const size_t b = i / ybs, c = (i % ybs) / ycs, l = (i % ybs) % ycs;
+        const bool inside = b < t.batch && c < t.groups * t.m && l < t.length;
+        const bool ok = inside ? close(out[i], want[(b * t.groups * t.m + c) * t.length + l], t.k)
+                               : out[i] == kPoison;
+        if (!ok) {
+          fail(std::string(config.isa) + (packed_weights ? " packed" : " in-place") + what +
+               " operator batch=" + std::to_string(t.batch) + " groups=" + std::to_string(t.groups) +
+               " m=" + std::to_string(t.m) + " k=" + std::to_string(t.k) + " length=" + std::to_string(t.length) +
+               (inside ? " wrong value" : " written outside the output"));
+          break;
+        }
       }
+    };
+    check(y, "");
+    // Three convolutions of one x in one run (grouped_pw_convs_run), each
+    // into an output of its own.
+    std::vector<Buffer> ys;
+    GroupedPwConvArgs convs[kMaxSharedInputConvs];
+    for (size_t i = 0; i < kMaxSharedInputConvs; i++) {
+      ys.emplace_back(extent(t.batch, ybs, t.groups * t.m, ycs, t.length), kPoison);
+      convs[i] = args;
+      convs[i].y = ys[i].data();
     }
+    grouped_pw_convs_run(convs, kMaxSharedInputConvs, config, 0, tasks / 3);
+    grouped_pw_convs_run(convs, kMaxSharedInputConvs, config, tasks / 3, tasks);
+    for (size_t i = 0; i < kMaxSharedInputConvs; i++) check(ys[i], " shared-input[" + std::to_string(i) + "]");
   }
 }
 
