@@ -44,6 +44,11 @@ double env_double(const char* name, double fallback) {
 // (benchmarks/RESULTS.md).
 constexpr double kSpinMicroseconds = 300;
 
+// How long a worker woken ahead of a job (thread_pool_prewake) spins for it:
+// past the torch ops a model's forward starts with (its embeddings, about
+// 0.4 ms at B1 L128).
+constexpr auto kPrewakeSpin = std::chrono::microseconds(1000);
+
 struct Settings {
   Clock::duration spin;
   Settings()
@@ -95,25 +100,27 @@ constexpr int kMaxThreads = 64;
 
 class Pool {
  public:
+  // Wakes the workers a job of `threads` threads would use, off this
+  // thread's CPU, to spin for the job about to come; nothing when another
+  // call owns the pool.
+  void prewake(int threads) {
+    if (busy_.exchange(true, std::memory_order_acquire)) return;
+    threads = start_workers(std::min(threads, kMaxThreads));
+    if (sleepers_.load(std::memory_order_seq_cst) > 0) {
+      steer_workers(threads);
+      pokes_.fetch_add(1, std::memory_order_seq_cst);
+      { std::lock_guard<std::mutex> lock(mutex_); }
+      work_cv_.notify_all();
+    }
+    busy_.store(false, std::memory_order_release);
+  }
+
   // Runs the job; false (nothing run) when another call owns the pool.
   bool run(size_t tasks, int threads, TaskRangeFn fn, void* ctx) {
     if (busy_.exchange(true, std::memory_order_acquire)) return false;
-    threads = std::min(threads, kMaxThreads);
-    bool started = false;  // a worker: it starts on this thread's CPU
-    try {
-      while (static_cast<int>(workers_.size()) < threads - 1) {
-        const int id = static_cast<int>(workers_.size()) + 1;
-#if defined(__linux__)
-        if (pthread_getaffinity_np(pthread_self(), sizeof(cpu_set_t), &allowed_[id]) != 0) CPU_ZERO(&allowed_[id]);
-#endif
-        workers_.emplace_back([this, id] { worker_main(id); });
-        handles_[id] = workers_.back().native_handle();
-        workers_.back().detach();
-        started = true;
-      }
-    } catch (...) {  // no more threads: run on those there are
-      threads = static_cast<int>(workers_.size()) + 1;
-    }
+    const size_t before = workers_.size();
+    threads = start_workers(std::min(threads, kMaxThreads));
+    const bool started = workers_.size() > before;  // new workers start on this thread's CPU
     const uint32_t gen = gen_.load(std::memory_order_relaxed) + 1;
     caller_cpu_.store(current_cpu(), std::memory_order_relaxed);
     fn_.store(fn, std::memory_order_relaxed);
@@ -167,6 +174,25 @@ class Pool {
   }
 
  private:
+  // Starts the workers `threads` threads need (the owner's only); the
+  // threads there are, when no more can start.
+  int start_workers(int threads) {
+    try {
+      while (static_cast<int>(workers_.size()) < threads - 1) {
+        const int id = static_cast<int>(workers_.size()) + 1;
+#if defined(__linux__)
+        if (pthread_getaffinity_np(pthread_self(), sizeof(cpu_set_t), &allowed_[id]) != 0) CPU_ZERO(&allowed_[id]);
+#endif
+        workers_.emplace_back([this, id] { worker_main(id); });
+        handles_[id] = workers_.back().native_handle();
+        workers_.back().detach();
+      }
+    } catch (...) {  // no more threads: run on those there are
+      return static_cast<int>(workers_.size()) + 1;
+    }
+    return threads;
+  }
+
   // Claims a task of job `gen` for thread `thread` into [begin, end): the
   // first of its own share, or, once that is empty, the last of another
   // thread's (stealing from the end keeps the owner's tasks contiguous);
@@ -249,24 +275,34 @@ class Pool {
 
   void worker_main(int id) {
     uint32_t seen = gen_.load(std::memory_order_acquire);
+    uint32_t poked = pokes_.load(std::memory_order_acquire);
+    Clock::duration spin = settings().spin;
     for (;;) {
       // The next job: spin a while, then sleep.
-      const Clock::time_point spin_until = Clock::now() + settings().spin;
+      const Clock::time_point spin_until = Clock::now() + spin;
+      spin = settings().spin;
       while (gen_.load(std::memory_order_acquire) == seen && Clock::now() < spin_until) {
         for (int i = 0; i < 16; i++) cpu_relax();
       }
       if (gen_.load(std::memory_order_acquire) == seen) {
         std::unique_lock<std::mutex> lock(mutex_);
         sleepers_.fetch_add(1, std::memory_order_seq_cst);
-        work_cv_.wait(lock, [&] { return gen_.load(std::memory_order_seq_cst) != seen; });
+        work_cv_.wait(lock, [&] {
+          return gen_.load(std::memory_order_seq_cst) != seen || pokes_.load(std::memory_order_seq_cst) != poked;
+        });
         sleepers_.fetch_sub(1, std::memory_order_relaxed);
+        poked = pokes_.load(std::memory_order_acquire);
       }
-      seen = gen_.load(std::memory_order_acquire);
 #if defined(__linux__)
       if (steered_[id].v.exchange(false, std::memory_order_acquire)) {
         pthread_setaffinity_np(pthread_self(), sizeof(cpu_set_t), &allowed_[id]);
       }
 #endif
+      if (gen_.load(std::memory_order_acquire) == seen) {  // woken ahead of a job (prewake)
+        spin = std::chrono::duration_cast<Clock::duration>(kPrewakeSpin);
+        continue;
+      }
+      seen = gen_.load(std::memory_order_acquire);
       if (id < threads_.load(std::memory_order_relaxed)) {
         if (current_cpu() == caller_cpu_.load(std::memory_order_relaxed)) {
           s_shared_cpu.fetch_add(1, std::memory_order_relaxed);
@@ -299,6 +335,7 @@ class Pool {
   std::atomic<void*> ctx_{nullptr};
   std::atomic<int> threads_{1};
   std::atomic<int> sleepers_{0};
+  std::atomic<uint32_t> pokes_{0};  // prewake calls
   std::atomic<int> caller_cpu_{-1};  // the current job's caller's CPU
   std::atomic<bool> caller_waiting_{false};
   std::exception_ptr error_;  // under mutex_ while the job runs
@@ -337,6 +374,10 @@ void parallel_run(size_t tasks, int threads, TaskRangeFn fn, void* ctx) {
     if (pool().run(tasks, threads, fn, ctx)) return;
   }
   fn(ctx, 0, tasks);
+}
+
+void thread_pool_prewake(int threads) {
+  if (threads > 1 && !t_in_run) pool().prewake(threads);
 }
 
 bool in_parallel_run() { return t_in_run; }

@@ -59,7 +59,10 @@ int64_t set_op_threads(int64_t threads, int64_t torch_threads) {
 #if defined(_OPENMP)
   omp_set_num_threads(static_cast<int>(torch_threads));
 #endif
-  if (torch_threads == 1) release_openmp_threads();
+  if (torch_threads == 1) {
+    release_openmp_threads();
+    if (!threading_is_openmp()) thread_pool_prewake(static_cast<int>(threads));
+  }
   // One thread here, or back to MKL's process-wide count (0), which
   // torch.set_num_threads sets.
   if (MklSetNumThreadsLocal mkl = mkl_set_num_threads_local()) mkl(torch_threads == 1 ? 1 : 0);

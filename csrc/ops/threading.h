@@ -29,7 +29,8 @@ int op_threads();
 // MKL's for this thread at 1 when torch_threads is 1 and at MKL's
 // process-wide count otherwise, and returns the previous op thread count.
 // With torch_threads 1 it also releases OpenMP's threads
-// (release_openmp_threads).
+// (release_openmp_threads) and, on the pool, wakes the pool's workers for
+// the calls to come (thread_pool_prewake).
 int64_t set_op_threads(int64_t threads, int64_t torch_threads);
 
 // Ends the calling thread's OpenMP team, if it has one; torch's next

@@ -132,6 +132,25 @@ int main() {
   }
 #endif
 
+  // A worker woken ahead of a call (prewake) runs it, also after it went
+  // back to sleep; and a prewake while another caller owns the pool is
+  // nothing.
+  for (int rep = 0; rep < 10; rep++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(rep % 2 ? 20 : 1));
+    sqbert::thread_pool_prewake(2);
+    if (rep >= 5) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    check(each_once(64, 2), "each task once after a prewake");
+  }
+  {
+    std::atomic<bool> stop{false};
+    std::thread other([&] {
+      while (!stop.load()) sqbert::thread_pool_prewake(3);
+    });
+    for (int rep = 0; rep < 200; rep++) check(each_once(97, 3), "each task once beside prewakes");
+    stop = true;
+    other.join();
+  }
+
   if (failures == 0) std::printf("thread_pool: all passed\n");
   return failures == 0 ? 0 : 1;
 }
