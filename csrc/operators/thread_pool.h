@@ -15,8 +15,10 @@
 //
 // Idle workers spin a while (kSpinMicroseconds, SQBERT_POOL_SPIN_US) for the
 // next call, then sleep on a condition variable: no core is held while no
-// call runs. The caller waiting for the last claimed ranges spins as long,
-// then sleeps too, which frees its core for the worker it waits on.
+// call runs. A caller wakes sleeping workers off its own CPU (Linux would
+// often put them on it), or ahead of its call (thread_pool_prewake). The
+// caller waiting for the last claimed ranges spins as long, then sleeps
+// too, which frees its core for the worker it waits on.
 //
 // Safe for concurrent callers: one call at a time owns the pool, and a call
 // that finds it owned (another caller's, or a nested call from inside a
