@@ -88,14 +88,24 @@ size_t task_count(const Args& args, const Config& config) {
   return args.batch * args.groups * position_blocks(args.length, config);
 }
 
-// The x rows `task` reads: its group's input channels at its positions;
-// none past task_end.
+// The x rows block `blk` reads: its group's input channels at its positions.
+template <typename Args>
+BlockRows block_rows(const Args& args, const Block& blk) {
+  return BlockRows{args.x + blk.b * args.x_batch_stride + blk.g * args.group_in * args.x_channel_stride + blk.n0,
+                   args.x_channel_stride, args.group_in, blk.nc};
+}
+
+// The x rows `task` reads; none past task_end.
 template <typename Args, typename Config>
 BlockRows task_rows(const Args& args, size_t task, size_t task_end, const Config& config) {
   if (task >= task_end) return BlockRows{nullptr, 0, 0, 0};
-  const Block blk = task_block(task, args.groups, args.length, config);
-  return BlockRows{args.x + blk.b * args.x_batch_stride + blk.g * args.group_in * args.x_channel_stride + blk.n0,
-                   args.x_channel_stride, args.group_in, blk.nc};
+  return block_rows(args, task_block(task, args.groups, args.length, config));
+}
+
+// Whether gemm_block reads x's rows as they are rather than through a
+// panel: they are one (stride nr), or deep (reads_in_place).
+bool rows_in_place(const BlockRows& x, const KernelConfig& config) {
+  return x.stride == config.nr || reads_in_place(x.rows, config);
 }
 
 // The packed weights of output rows m0 .. m0 + mr of group g, from depth k0;
@@ -110,16 +120,15 @@ F32GemmWeights packed_panel(const float* packed, size_t group_stride, size_t g, 
 
 // Rows [0, m) of one block of output, y = W x (+ bias, then GELU if asked),
 // the weights of rows m0.. from depth k0 given by panel(m0, k0). x goes
-// through x_panel in depth slices, or is read in place when it is a panel
-// already (stride nr) or deep (reads_in_place). `next` is the block the caller runs next (rows = 0
-// for none): its rows are fetched a few per micro-kernel call, so its copy
-// finds them in cache.
+// through x_panel in depth slices, or is read in place (rows_in_place).
+// `next` is the block the caller runs next (rows = 0 for none): its rows are
+// fetched a few per micro-kernel call, so its copy finds them in cache.
 template <typename Panel>
 void gemm_block(const KernelConfig& config, size_t m, const BlockRows& x, const BlockRows& next, float* y,
                 size_t y_stride, bool gelu, float* x_panel, const Panel& panel) {
   const size_t depth = slice_depth(x.rows);
   const size_t calls = std::max<size_t>(1, divide_round_up(m, config.mr));
-  const bool in_place = x.stride == config.nr || reads_in_place(x.rows, config);
+  const bool in_place = rows_in_place(x, config);
   // Slices until k0 + kc reaches rows; one for rows = 0 (y = bias).
   for (size_t k0 = 0, kc = 0; k0 == 0 || k0 < x.rows; k0 += kc) {
     kc = std::min(depth, x.rows - k0);
@@ -231,10 +240,7 @@ class ConvTasks {
 
   // The x rows task `task` reads; none past task_end.
   BlockRows rows(size_t task, size_t task_end) const {
-    if (task >= task_end) return BlockRows{nullptr, 0, 0, 0};
-    const Block blk = at(task).blk;
-    return BlockRows{args_.x + blk.b * args_.x_batch_stride + blk.g * args_.group_in * args_.x_channel_stride + blk.n0,
-                     args_.x_channel_stride, args_.group_in, blk.nc};
+    return task < task_end ? block_rows(args_, at(task).blk) : BlockRows{nullptr, 0, 0, 0};
   }
 
  private:
@@ -274,8 +280,7 @@ void grouped_pw_convs_run(const GroupedPwConvArgs* convs, size_t count, const Ke
     BlockRows rows = tasks.rows(task, task_end);
     // Several convolutions copy the block once, up front; one copies it in
     // gemm_block, prefetching as it goes.
-    if (count > 1 && rows.stride != config.nr && !reads_in_place(rows.rows, config) &&
-        slice_depth(rows.rows) == rows.rows) {
+    if (count > 1 && !rows_in_place(rows, config) && slice_depth(rows.rows) == rows.rows) {
       copy_rows(rows.x, rows.stride, rows.rows, rows.nc, config.nr, x_panel);
       rows = BlockRows{x_panel, config.nr, rows.rows, rows.nc};
     }

@@ -105,13 +105,9 @@ class Pool {
   // call owns the pool.
   void prewake(int threads) {
     if (busy_.exchange(true, std::memory_order_acquire)) return;
-    threads = start_workers(std::min(threads, kMaxThreads));
-    if (sleepers_.load(std::memory_order_seq_cst) > 0) {
-      steer_workers(threads);
-      pokes_.fetch_add(1, std::memory_order_seq_cst);
-      { std::lock_guard<std::mutex> lock(mutex_); }
-      work_cv_.notify_all();
-    }
+    const size_t before = workers_.size();
+    threads = start_workers(threads);
+    wake_workers(threads, workers_.size() > before);
     busy_.store(false, std::memory_order_release);
   }
 
@@ -119,8 +115,8 @@ class Pool {
   bool run(size_t tasks, int threads, TaskRangeFn fn, void* ctx) {
     if (busy_.exchange(true, std::memory_order_acquire)) return false;
     const size_t before = workers_.size();
-    threads = start_workers(std::min(threads, kMaxThreads));
-    const bool started = workers_.size() > before;  // new workers start on this thread's CPU
+    threads = start_workers(threads);
+    const bool started = workers_.size() > before;
     const uint32_t gen = gen_.load(std::memory_order_relaxed) + 1;
     caller_cpu_.store(current_cpu(), std::memory_order_relaxed);
     fn_.store(fn, std::memory_order_relaxed);
@@ -139,12 +135,7 @@ class Pool {
       ranges_[t].v.store(range(begin, end), std::memory_order_release);
     }
     gen_.store(gen, std::memory_order_seq_cst);
-    const bool asleep = sleepers_.load(std::memory_order_seq_cst) > 0;
-    if (asleep || started) steer_workers(threads);
-    if (asleep) {
-      { std::lock_guard<std::mutex> lock(mutex_); }
-      work_cv_.notify_all();
-    }
+    wake_workers(threads, started);
 
     work(gen, 0);
 
@@ -175,8 +166,9 @@ class Pool {
 
  private:
   // Starts the workers `threads` threads need (the owner's only); the
-  // threads there are, when no more can start.
+  // threads there are (at most kMaxThreads), when no more can start.
   int start_workers(int threads) {
+    threads = std::min(threads, kMaxThreads);
     try {
       while (static_cast<int>(workers_.size()) < threads - 1) {
         const int id = static_cast<int>(workers_.size()) + 1;
@@ -246,16 +238,28 @@ class Pool {
     }
   }
 
-  // Linux may wake a sleeping worker on the CPU of the caller that wakes
-  // it (and starts a new one there), busy with the caller, while another
-  // CPU idles (on these 2-CPU VMs
-  // in about half the wake-ups after an idle stretch). The two then shared
-  // one core for milliseconds, the balancer leaving a thread that ran in the
-  // last half millisecond where it is: calls took 1.0-2.8x their one-thread
-  // time (benchmarks/RESULTS.md). So before waking the workers, the caller
-  // narrows their affinity to the CPUs other than its own; each worker, once
-  // running elsewhere, restores its own (set_affinity moves a thread only
-  // when its CPU falls outside the new mask).
+  // Wakes the sleeping workers of `threads` threads (for a job, or ahead of
+  // one: pokes_) and steers them, and any just started, off this thread's
+  // CPU (steer_workers). The owner's only.
+  void wake_workers(int threads, bool started) {
+    const bool asleep = sleepers_.load(std::memory_order_seq_cst) > 0;
+    if (asleep || started) steer_workers(threads);
+    if (!asleep) return;
+    pokes_.fetch_add(1, std::memory_order_seq_cst);
+    { std::lock_guard<std::mutex> lock(mutex_); }
+    work_cv_.notify_all();
+  }
+
+  // Linux may wake a sleeping worker on the CPU of the caller that wakes it
+  // (and starts a new one there), busy with the caller, while another CPU
+  // idles (on these 2-CPU VMs in about half the wake-ups after an idle
+  // stretch). The two then shared one core for milliseconds, the balancer
+  // leaving a thread that ran in the last half millisecond where it is:
+  // calls took 1.0-2.8x their one-thread time (benchmarks/RESULTS.md). So
+  // before waking the workers, the caller narrows their affinity to the CPUs
+  // other than its own; each worker, once running elsewhere, restores its
+  // own (set_affinity moves a thread only when its CPU falls outside the
+  // new mask).
   void steer_workers(int threads) {
 #if defined(__linux__)
     const int cpu = current_cpu();
@@ -335,7 +339,7 @@ class Pool {
   std::atomic<void*> ctx_{nullptr};
   std::atomic<int> threads_{1};
   std::atomic<int> sleepers_{0};
-  std::atomic<uint32_t> pokes_{0};  // prewake calls
+  std::atomic<uint32_t> pokes_{0};  // wake-ups of sleeping workers
   std::atomic<int> caller_cpu_{-1};  // the current job's caller's CPU
   std::atomic<bool> caller_waiting_{false};
   std::exception_ptr error_;  // under mutex_ while the job runs
@@ -407,8 +411,8 @@ void run_slowed(int thread, TaskRangeFn fn, void* ctx, size_t begin, size_t end)
 
 ThreadPoolStats thread_pool_stats(bool reset) {
   auto get = [&](std::atomic<unsigned long long>& c) { return reset ? c.exchange(0) : c.load(); };
-  return ThreadPoolStats{get(s_calls),        get(s_waited), get(s_wait_ns),     get(s_worker_tasks),
-                         get(s_tasks),        get(s_shared_cpu), get(s_caller_slept)};
+  return ThreadPoolStats{get(s_calls), get(s_waited),     get(s_wait_ns),     get(s_worker_tasks),
+                         get(s_tasks), get(s_shared_cpu), get(s_caller_slept)};
 }
 
 }  // namespace sqbert

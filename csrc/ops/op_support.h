@@ -35,9 +35,10 @@ inline at::Tensor positions_contiguous(const at::Tensor& t) {
   return t.stride(2) == 1 ? t : t.contiguous();
 }
 
-// Runs tasks [0, tasks), task_flops FLOPs each, on op_threads() threads (fewer when the work is small: each gets kMinFlopsPerThread at
-// least; one inside another parallel region). By default on the package's
-// pool, which hands out the tasks dynamically (thread_pool.h); with
+// Runs tasks [0, tasks), task_flops FLOPs each, on op_threads() threads
+// (fewer when the work is small: each gets kMinFlopsPerThread at least; one
+// inside another parallel region). By default on the package's pool, which
+// hands out the tasks dynamically (thread_pool.h); with
 // set_cpu_threading("openmp") on at::parallel_for's static split.
 template <typename Run>
 void run_tasks(size_t tasks, size_t task_flops, const Run& run) {

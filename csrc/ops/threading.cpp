@@ -31,12 +31,11 @@ thread_local int t_op_threads = 0;
 
 // MKL's per-thread thread count (MKL_Set_Num_Threads_Local, the C entry:
 // the lowercase names are Fortran's, by pointer), where torch has MKL
-// (x86), or null. MKL
-// threads its vector math on OpenMP at a count of its own, which
-// omp_set_num_threads leaves alone: the pooler's tanh ([1, 768] at B1) ran
-// on two threads, and that OpenMP thread then spun milliseconds on the core
-// the pool's worker needed in the next forward (back to back, the model at
-// two threads took 27 ms on the pool against 21 on OpenMP).
+// (x86), or null. MKL threads its vector math on OpenMP at a count of its
+// own, which omp_set_num_threads leaves alone: the pooler's tanh ([1, 768]
+// at B1) ran on two threads, and that OpenMP thread then spun milliseconds
+// on the core the pool's worker needed in the next forward (back to back,
+// the model at two threads took 27 ms on the pool against 21 on OpenMP).
 using MklSetNumThreadsLocal = int (*)(int);
 MklSetNumThreadsLocal mkl_set_num_threads_local() {
   static const auto fn =
